@@ -1,0 +1,16 @@
+"""psqe_pyg: unsupervised multimodal entity alignment with PSQE pseudo-seeds, for PyTorch Geometric."""
+import importlib
+
+__version__ = '0.1.0'
+
+_SUBMODULES = ('ops', 'data', 'datasets', 'features', 'metrics', 'transforms', 'nn')
+
+
+def __getattr__(name: str):
+    # Submodules load on first use, so `import psqe_pyg` stays cheap.
+    if name in _SUBMODULES:
+        return importlib.import_module(f'{__name__}.{name}')
+    raise AttributeError(f"module 'psqe_pyg' has no attribute '{name}'")
+
+
+__all__ = ['__version__', *_SUBMODULES]

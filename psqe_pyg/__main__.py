@@ -1,0 +1,3 @@
+from psqe_pyg.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,258 @@
+r"""Shared machinery of the KG-pair datasets: processed-cache location, cache keys, atomic saves."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import os.path as osp
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData, InMemoryDataset
+
+from psqe_pyg.data.images import file_digest
+from psqe_pyg.data.io import check_file
+
+__all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION']
+
+CACHE_ENV = 'PSQE_PYG_CACHE'
+# Bumped whenever the processed layout or the feature builders change, so old caches are ignored.
+PROCESSED_VERSION = 1
+
+
+def _writable(path: str) -> bool:
+    p = Path(path).absolute()
+    while not p.exists():
+        if p.parent == p:
+            return False
+        p = p.parent
+    return os.access(p, os.W_OK)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]
+
+
+def transform_key(obj) -> str:
+    r"""A stable short hash of a transform's repr (memory addresses stripped, as PyG does)."""
+    text = re.sub(r'(<.*?)\s.*(>)', r'\1\2', repr(obj))
+    return _short_hash(text)
+
+
+_SEP = '\x1f'  # ASCII unit separator: joins string lists in the processed file
+
+
+def compact_for_disk(data: HeteroData) -> HeteroData:
+    r"""A shallow copy of :obj:`data` that is small and fast to (un)pickle: sparse-ish float
+    matrices (density < 20%, e.g. relation / attribute bags, hashed names) become sparse COO tensors
+    and lists of strings become one joined string. :func:`expand_from_disk` undoes it exactly."""
+    out = copy.copy(data)
+    for store in out.node_stores:
+        packed = []
+        for key in list(store.keys()):
+            value = store[key]
+            if isinstance(value, Tensor) and value.layout == torch.strided and \
+                    value.is_floating_point() and value.dim() == 2 and value.numel() > 0:
+                if int(torch.count_nonzero(value)) < 0.2 * value.numel():
+                    store[key] = value.to_sparse()
+            elif isinstance(value, list) and value and all(isinstance(v, str) for v in value) \
+                    and not any(_SEP in v for v in value):
+                store[key] = _SEP.join(value)
+                packed.append(key)
+        if packed:
+            store['psqe_packed_lists'] = packed
+    return out
+
+
+def expand_from_disk(data: HeteroData) -> HeteroData:
+    r"""Undoes :func:`compact_for_disk` in place."""
+    for store in data.node_stores:
+        for key in list(store.keys()):
+            value = store[key]
+            if isinstance(value, Tensor) and value.layout == torch.sparse_coo:
+                store[key] = value.to_dense()
+        packed = store.get('psqe_packed_lists')
+        if packed is not None:
+            del store['psqe_packed_lists']
+            for key in packed:
+                store[key] = store[key].split(_SEP) if store[key] else ['']
+    return data
+
+
+def save_atomic(dataset: InMemoryDataset, data: HeteroData, path: str) -> None:
+    r"""Saves :obj:`data` (compacted) to :obj:`path` through a temporary file and
+    :func:`os.replace`, so a crash never leaves a half-written cache behind."""
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        dataset.save([compact_for_disk(data)], tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+class KGPairDataset(InMemoryDataset):
+    r"""Base class of the one-graph KG-pair datasets (:class:`DBP15K`, :class:`SRPRS`).
+
+    Subclasses set :attr:`dataset_name`, implement :meth:`raw_files` (relative path -> purpose) and
+    :meth:`build` (read the raw files and return the pair :class:`HeteroData`).
+
+    The processed file lives in, by priority: :obj:`processed_dir`;
+    ``$PSQE_PYG_CACHE/<DATASET>/<pair>/``; ``<root>/<DATASET>/<pair>/processed/`` (or
+    ``~/.cache/psqe_pyg/<DATASET>/<pair>/`` when that is not writable). Its name encodes every
+    option that changes the result (name encoder, image file content hash, split,
+    ``pre_transform``) and a fingerprint of the raw files (absolute path, size, mtime), so a
+    changed option or an edited / other copy of the data never reads a stale cache. It is written
+    to a temporary file and moved into place with :func:`os.replace`, in a compact form (sparse
+    bags, joined string lists) that loading expands back exactly.
+    """
+
+    dataset_name: str = ''
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        pair: str,
+        *,
+        processed_dir: str | os.PathLike | None = None,
+        name_encoder: str = 'auto',
+        image_features: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+        transform: Callable | None = None,
+        pre_transform: Callable | None = None,
+        force_reload: bool = False,
+        log: bool = True,
+    ):
+        from psqe_pyg.features import resolve_name_encoder
+
+        if root is None:
+            raise ValueError(f'{type(self).__name__}: root is required (the folder that holds '
+                             f'{self.dataset_name}/)')
+        self.pair = pair
+        self.name_encoder = resolve_name_encoder(name_encoder)
+        self._processed_dir_arg = None if processed_dir is None else str(processed_dir)
+        self.image_features = self._image_paths(image_features)
+        self._image_key = 'none'
+        if self.image_features is not None:
+            digests = [file_digest(check_file(p, 'image features (pickle of {global_entity_id: '
+                                              'vector})')) for p in self.image_features]
+            self._image_key = '-'.join(digests)
+        super().__init__(str(root), transform, pre_transform, force_reload=force_reload, log=log)
+        self.load(self.processed_paths[0], data_cls=HeteroData)
+        self._data = expand_from_disk(self._data)
+
+    # ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _image_paths(image_features) -> list[str] | None:
+        if image_features is None:
+            return None
+        if isinstance(image_features, (str, os.PathLike)):
+            return [str(image_features)]
+        paths = [str(p) for p in image_features]
+        if len(paths) not in (1, 2):
+            raise ValueError('image_features must be a path or a (src_path, tgt_path) pair, got '
+                             f'{len(paths)} paths')
+        return paths
+
+    @property
+    def folder(self) -> str:
+        r"""The raw folder's name inside ``<root>/<DATASET>/``."""
+        return self.pair
+
+    @property
+    def raw_dir(self) -> str:
+        return osp.join(self.root, self.dataset_name, self.folder)
+
+    @property
+    def processed_dir(self) -> str:
+        if self._processed_dir_arg is not None:
+            return self._processed_dir_arg
+        env = os.environ.get(CACHE_ENV)
+        if env:
+            return osp.join(env, self.dataset_name, self.pair)
+        default = osp.join(self.raw_dir, 'processed')
+        if _writable(default):
+            return default
+        fallback = osp.join(osp.expanduser('~'), '.cache', 'psqe_pyg', self.dataset_name,
+                            self.pair)
+        warnings.warn(f'{default} is not writable; caching the processed dataset in {fallback} '
+                      f'(set {CACHE_ENV} or processed_dir= to choose)', stacklevel=2)
+        return fallback
+
+    def raw_files(self) -> dict[str, str]:
+        r"""``{path relative to raw_dir: what the file is for}`` of the required raw files."""
+        raise NotImplementedError
+
+    @property
+    def raw_file_names(self) -> list[str]:
+        return list(self.raw_files())
+
+    def raw_fingerprint(self) -> str:
+        r"""A short hash of the raw files' absolute paths, sizes and modification times, so an
+        edited or different copy of the raw data never reads another copy's cache."""
+        parts = []
+        for p in sorted(self.raw_paths):
+            st = os.stat(p)
+            parts.append(f'{osp.abspath(p)}|{st.st_size}|{st.st_mtime_ns}')
+        for p in sorted(osp.join(self.raw_dir, f) for f in self.optional_raw_files()):
+            if osp.isfile(p):
+                st = os.stat(p)
+                parts.append(f'{osp.abspath(p)}|{st.st_size}|{st.st_mtime_ns}')
+        return _short_hash('\n'.join(parts))[:8]
+
+    def optional_raw_files(self) -> list[str]:
+        r"""Raw files read when present (e.g. attribute files)."""
+        return []
+
+    def cache_key(self) -> str:
+        r"""The options that change the processed result, as a file-name-safe string."""
+        return f'name-{self.name_encoder}_img-{self._image_key}'
+
+    @property
+    def processed_file_names(self) -> list[str]:
+        key = f'{self.folder}_v{PROCESSED_VERSION}_{self.cache_key()}_raw-{self.raw_fingerprint()}'
+        if self.pre_transform is not None:
+            key += f'_pre-{transform_key(self.pre_transform)}'
+        return [f'{key}.pt']
+
+    def download(self):
+        missing = [(p, why) for p, why in self.raw_files().items()
+                   if not osp.isfile(osp.join(self.raw_dir, p))]
+        lines = '\n'.join(f'  {osp.normpath(osp.join(self.raw_dir, p))}  ({why})'
+                          for p, why in missing)
+        raise FileNotFoundError(
+            f'{type(self).__name__}({self.pair!r}): missing raw files under {self.root}:\n{lines}\n'
+            f'Nothing is downloaded: place the public {self.dataset_name} files there (layout: '
+            f'<root>/{self.dataset_name}/{self.folder}/...).')
+
+    def build(self) -> HeteroData:
+        raise NotImplementedError
+
+    def process(self):
+        data = self.build()
+        if self.pre_transform is not None:
+            data = self.pre_transform(data)
+        save_atomic(self, data, self.processed_paths[0])
+
+    # PyG's versions create the raw folder before failing and keep one shared pre_transform.pt;
+    # here a missing file creates nothing, and the pre_transform is part of the cache file name.
+    def _download(self):
+        if all(osp.isfile(p) for p in self.raw_paths):
+            return
+        self.download()
+
+    def _process(self):
+        if not self.force_reload and all(osp.isfile(p) for p in self.processed_paths):
+            return
+        if self.log and 'PYTEST_CURRENT_TEST' not in os.environ:
+            print(f'Processing {type(self).__name__}({self.pair!r}) -> {self.processed_paths[0]}',
+                  file=sys.stderr)
+        os.makedirs(self.processed_dir, exist_ok=True)
+        self.process()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.pair!r}, name_encoder={self.name_encoder!r})'

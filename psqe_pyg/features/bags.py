@@ -1,0 +1,213 @@
+r"""Bag-of-relations and bag-of-attributes entity features (the ``x_rel`` and ``x_attr`` modalities).
+
+Relation ids and attribute URIs are local to each KG, so the two KGs' columns cannot be matched by id.
+The bags here make the columns of the two KGs comparable without any alignment information:
+
+* :func:`relation_bag` orders each KG's relation types by frequency, so column ``j`` of both KGs'
+  bags is "the j-th most frequent relation type of this KG" (the convention of the PSQE/EVA
+  reference code);
+* :func:`attribute_vocab` builds one shared vocabulary of normalised attribute local names
+  (``http://dbpedia.org/property/birthDate`` -> ``birthdate``) over both KGs, which lines up the
+  attributes that share a name.
+
+All functions are deterministic (ties broken by id or alphabetically) and return dense ``float32``
+tensors; normalise them before use (PSQE does).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    'attribute_bag',
+    'attribute_vocab',
+    'normalize_attribute',
+    'relation_bag',
+    'relation_frequency_order',
+]
+
+
+def _check_index(t, name: str, who: str, ndim: int) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f'{who}: {name} must be a torch.Tensor (got {type(t).__name__})')
+    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+        raise TypeError(f'{who}: {name} must be an integer tensor (got {t.dtype})')
+    if t.dim() != ndim:
+        raise ValueError(f'{who}: {name} must have {ndim} dimension(s) (got shape {tuple(t.shape)})')
+    return t.long()
+
+
+def _check_range(t: Tensor, upper: int, name: str, bound: str, who: str) -> None:
+    if t.numel() == 0:
+        return
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= upper:
+        raise ValueError(f'{who}: {name} has values in [{lo}, {hi}], outside [0, {bound}={upper})')
+
+
+def relation_frequency_order(edge_type: Tensor, num_relations: int) -> Tensor:
+    """Relation ids of one KG sorted by descending frequency in ``edge_type``, ties by ascending id.
+
+    Returns a ``long`` tensor ``[num_relations]`` (relations that never occur come last).
+    """
+    edge_type = _check_index(edge_type, 'edge_type', 'relation_frequency_order', 1)
+    _check_range(edge_type, num_relations, 'edge_type', 'num_relations', 'relation_frequency_order')
+    counts = torch.bincount(edge_type.cpu(), minlength=num_relations)
+    # A stable sort on the negated counts keeps equal counts in ascending id order.
+    return torch.sort(-counts, stable=True).indices
+
+
+def relation_bag(edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_relations: int,
+                 dim: int = 1000) -> Tensor:
+    r"""Bag of incident relation types per entity -> ``float32`` ``[num_nodes, dim]`` of edge counts.
+
+    Only the ``dim // 2`` most frequent relation types of this KG are kept, ordered by descending
+    frequency (ties by ascending relation id; see :func:`relation_frequency_order`):
+
+    * column ``j`` (``0 <= j < dim // 2``): number of edges of the j-th most frequent relation type
+      leaving the entity (entity is the head, ``edge_index[0]``);
+    * column ``dim // 2 + j``: number of edges of that type entering it (entity is the tail).
+
+    Because columns are frequency ranks rather than relation ids, the bags of the two KGs share one
+    dimension with a comparable meaning (rank j in KG1 vs rank j in KG2), with no alignment needed.
+    If the KG has fewer than ``dim // 2`` relation types the remaining columns are zero; edges of types
+    beyond the cut are ignored. A self-loop counts once as outgoing and once as incoming. The output
+    is raw counts (not normalised) on ``edge_index``'s device.
+
+    Args:
+        edge_index: ``[2, E]`` head -> tail, local entity ids in ``[0, num_nodes)``.
+        edge_type: ``[E]`` relation ids in ``[0, num_relations)``.
+        num_nodes: number of entities N of this KG.
+        num_relations: number of relation types of this KG.
+        dim: output width, a positive even number (default 1000 = top 500 relation types x in/out).
+    """
+    who = 'relation_bag'
+    if not isinstance(dim, int) or dim < 2 or dim % 2:
+        raise ValueError(f'{who}: dim must be a positive even int (got {dim!r})')
+    if not isinstance(num_nodes, int) or num_nodes < 0:
+        raise ValueError(f'{who}: num_nodes must be a non-negative int (got {num_nodes!r})')
+    if not isinstance(num_relations, int) or num_relations < 0:
+        raise ValueError(f'{who}: num_relations must be a non-negative int (got {num_relations!r})')
+    edge_index = _check_index(edge_index, 'edge_index', who, 2)
+    edge_type = _check_index(edge_type, 'edge_type', who, 1)
+    if edge_index.size(0) != 2:
+        raise ValueError(f'{who}: edge_index must have shape [2, E] (got {tuple(edge_index.shape)})')
+    if edge_type.numel() != edge_index.size(1):
+        raise ValueError(f'{who}: edge_type has {edge_type.numel()} entries but edge_index has '
+                         f'{edge_index.size(1)} edges')
+    _check_range(edge_index, num_nodes, 'edge_index', 'num_nodes', who)
+    _check_range(edge_type, num_relations, 'edge_type', 'num_relations', who)
+
+    device = edge_index.device
+    half = dim // 2
+    out = torch.zeros(num_nodes * dim, dtype=torch.float32, device=device)
+    if edge_type.numel() == 0 or num_nodes == 0:
+        return out.view(num_nodes, dim)
+    order = relation_frequency_order(edge_type, num_relations)[:half].to(device)
+    rank = torch.full((num_relations,), -1, dtype=torch.long, device=device)
+    rank[order] = torch.arange(order.numel(), device=device)
+    r = rank[edge_type.to(device)]
+    keep = r >= 0
+    r, head, tail = r[keep], edge_index[0, keep], edge_index[1, keep]
+    idx = torch.cat([head * dim + r, tail * dim + half + r])
+    out.index_add_(0, idx, torch.ones(idx.numel(), dtype=torch.float32, device=device))
+    return out.view(num_nodes, dim)
+
+
+def normalize_attribute(name: str) -> str:
+    """Normalised local name of an attribute URI: the last path segment or fragment, lowercased.
+
+    ``'http://dbpedia.org/property/birthDate'`` -> ``'birthdate'``,
+    ``'<http://xmlns.com/foaf/0.1/name>'`` -> ``'name'``, ``'rdfs:label'`` -> ``'label'``,
+    ``'Population'`` -> ``'population'``. Surrounding whitespace and angle brackets and trailing
+    ``/`` or ``#`` are dropped; the result may be ``''`` (such attributes are ignored by the bags).
+    """
+    s = name.strip().strip('<>').strip().rstrip('/#')
+    for sep in ('#', '/'):
+        s = s.rsplit(sep, 1)[-1]
+    if ':' in s and not s.startswith(':'):  # CURIE such as rdfs:label / dbo:birthDate
+        s = s.rsplit(':', 1)[-1]
+    return s.strip().lower()
+
+
+def _normalized_sets(attrs: Sequence[Iterable[str]] | None, name: str, who: str) -> list[list[str]]:
+    if attrs is None:
+        return []
+    if isinstance(attrs, str):
+        raise TypeError(f'{who}: {name} must be a list (one list of attribute names per entity)')
+    out: list[list[str]] = []
+    for i, row in enumerate(attrs):
+        if row is None:
+            out.append([])
+            continue
+        if isinstance(row, str):
+            raise TypeError(f'{who}: {name}[{i}] is a string; expected a list of attribute names')
+        names: list[str] = []
+        for a in row:
+            if not isinstance(a, str):
+                raise TypeError(f'{who}: {name}[{i}] holds a {type(a).__name__}, expected str')
+            a = normalize_attribute(a)
+            if a:
+                names.append(a)
+        out.append(names)
+    return out
+
+
+def attribute_vocab(attrs_src: Sequence[Iterable[str]], attrs_tgt: Sequence[Iterable[str]] | None = None,
+                    max_size: int = 1000) -> list[str]:
+    r"""Shared vocabulary of attribute names over both KGs -> ``list[str]`` of at most ``max_size``.
+
+    Every attribute is reduced to its normalised local name (:func:`normalize_attribute`). Frequency is
+    the number of entities, over both KGs together, that have the attribute (an entity listing it
+    twice counts once). The ``max_size`` most frequent names are kept, most frequent first, ties in
+    alphabetical order.
+
+    Args:
+        attrs_src, attrs_tgt: one list of attribute names/URIs per entity of each KG (``None`` entries
+            or an empty list for entities without attributes; ``attrs_tgt`` may be ``None``).
+        max_size: vocabulary size cap.
+    """
+    who = 'attribute_vocab'
+    if not isinstance(max_size, int) or max_size < 0:
+        raise ValueError(f'{who}: max_size must be a non-negative int (got {max_size!r})')
+    counts: Counter[str] = Counter()
+    for name, attrs in (('attrs_src', attrs_src), ('attrs_tgt', attrs_tgt)):
+        for row in _normalized_sets(attrs, name, who):
+            counts.update(set(row))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [a for a, _ in ranked[:max_size]]
+
+
+def attribute_bag(attrs: Sequence[Iterable[str]], vocab: Sequence[str], *, binary: bool = True) -> Tensor:
+    r"""Bag of attributes per entity -> ``float32`` ``[len(attrs), len(vocab)]``.
+
+    Column ``j`` is ``vocab[j]`` (from :func:`attribute_vocab`); attribute names and vocabulary entries
+    are normalised with :func:`normalize_attribute` before lookup and names outside the vocabulary are ignored. With
+    ``binary=True`` (default) an entry is 1 when the entity has the attribute at least once, else 0;
+    with ``binary=False`` it is the number of times the entity lists it.
+    """
+    who = 'attribute_bag'
+    if isinstance(vocab, str):
+        raise TypeError(f'{who}: vocab must be a list of strings')
+    col = {}
+    for j, a in enumerate(vocab):
+        if not isinstance(a, str):
+            raise TypeError(f'{who}: vocab[{j}] is {type(a).__name__}, expected str')
+        key = normalize_attribute(a)
+        if key in col:
+            raise ValueError(f'{who}: vocab[{j}]={a!r} repeats vocab[{col[key]}] after normalisation')
+        col[key] = j
+    sets = _normalized_sets(attrs, 'attrs', who)
+    d = len(col)
+    out = torch.zeros(len(sets) * d, dtype=torch.float32)
+    idx = [i * d + col[a] for i, row in enumerate(sets) for a in row if a in col]
+    if idx:
+        t = torch.tensor(idx, dtype=torch.long)
+        if binary:
+            out[t] = 1.0
+        else:
+            out.index_add_(0, t, torch.ones(t.numel(), dtype=torch.float32))
+    return out.view(len(sets), d)

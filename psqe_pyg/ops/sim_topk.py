@@ -1,0 +1,118 @@
+"""Tiled top-k inner-product search (``sim_topk``) and mutual nearest neighbours (``mutual_nn``)."""
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from psqe_pyg.ops import reference
+from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
+
+BACKENDS = ('cpp', 'torch', 'faiss')
+
+
+class SimTopK(NamedTuple):
+    """Result of :func:`sim_topk`.
+
+    ``values``/``indices`` ``[N, min(k, M)]``: per row of x, the best inner products against y and the y
+    rows, sorted by value descending (ties: lower index first). ``col_values``/``col_indices`` ``[M]``
+    (only with ``col_best=True``, else None): per row of y, the best inner product against x and the x
+    row (ties: lower index; ``-inf``/``-1`` when x is empty).
+    """
+    values: Tensor
+    indices: Tensor
+    col_values: Tensor | None = None
+    col_indices: Tensor | None = None
+
+
+class MutualNN(NamedTuple):
+    """Pairs ``(row[p], col[p])`` that are each other's top-1, sorted by row; ``score`` is their inner product."""
+    row: Tensor
+    col: Tensor
+    score: Tensor
+
+
+def _faiss_sim_topk(x: Tensor, y: Tensor, k: int, col_best: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    import faiss
+    import numpy as np
+
+    def as_np(t: Tensor):
+        return np.ascontiguousarray(t.detach().to('cpu', torch.float32).numpy())
+
+    xf, yf = as_np(x), as_np(y)
+    kk = min(k, y.size(0))
+    index = faiss.IndexFlatIP(x.size(1))
+    index.add(yf)
+    dist, idx = index.search(xf, kk)
+    values = torch.from_numpy(dist).to(x.device, x.dtype)
+    indices = torch.from_numpy(idx).to(x.device, torch.long)
+    if col_best:
+        index = faiss.IndexFlatIP(x.size(1))
+        index.add(xf)
+        dist, idx = index.search(yf, 1)
+        col_values = torch.from_numpy(dist[:, 0].copy()).to(x.device, x.dtype)
+        col_indices = torch.from_numpy(idx[:, 0].copy()).to(x.device, torch.long)
+    else:
+        col_values = torch.empty(0, dtype=x.dtype, device=x.device)
+        col_indices = torch.empty(0, dtype=torch.long, device=x.device)
+    return values, indices, col_values, col_indices
+
+
+def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: str = 'auto',
+             tile_rows: int = 0, tile_cols: int = 0) -> SimTopK:
+    r"""Top-``k`` inner products of every row of ``x`` against the rows of ``y``, without an ``N x M`` matrix.
+
+    Works tile by tile (``tile_rows`` x ``tile_cols`` scores at a time per worker), keeping a running
+    top-k per row and, with ``col_best=True``, each y row's best x row in the same pass.
+
+    Args:
+        x: ``[N, d]`` floating (float16/bfloat16 are scored in float32; values come back in x's dtype).
+        y: ``[M, d]`` with x's dtype and device.
+        k: neighbours per row, ``>= 1``; more than ``M`` gives ``M``.
+        col_best: also return, per y row, the best x row.
+        backend: ``'auto'`` (the compiled kernel for x's device if there is one, else ``'torch'``),
+            ``'cpp'`` (the compiled ``torch.ops.psqe.sim_topk``), ``'torch'`` (the tiled pure-torch
+            reference), or ``'faiss'`` (exact ``IndexFlatIP`` on CPU in float32; its tie order is faiss's).
+        tile_rows, tile_cols: tile shape; ``0`` picks the backend's default (a few MB per tile).
+
+    Returns:
+        :class:`SimTopK`.
+    """
+    who = 'sim_topk'
+    check_features(x, 'x', who)
+    check_features(y, 'y', who)
+    if x.dtype != y.dtype:
+        raise TypeError(f'{who}: x and y must have the same dtype, got {x.dtype} and {y.dtype}')
+    if x.size(1) != y.size(1):
+        raise ValueError(f'{who}: x and y must have the same feature dimension d, got x {tuple(x.shape)} '
+                         f'and y {tuple(y.shape)}')
+    if x.device != y.device:
+        raise ValueError(f'{who}: x and y must be on the same device, got {x.device} and {y.device}')
+    k = check_positive_int(k, 'k', who)
+    impl = resolve_backend(who, backend, x.device, BACKENDS)
+    if impl == 'faiss' and (x.size(0) == 0 or y.size(0) == 0):
+        impl = 'torch'  # nothing to search: the reference handles the empty shapes
+    with torch.no_grad():
+        if impl == 'cpp':
+            out = torch.ops.psqe.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
+        elif impl == 'faiss':
+            out = _faiss_sim_topk(x, y, k, col_best)
+        else:
+            out = reference.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
+    values, indices, col_values, col_indices = out
+    if not col_best:
+        col_values = col_indices = None
+    return SimTopK(values, indices, col_values, col_indices)
+
+
+def mutual_nn(x: Tensor, y: Tensor, *, backend: str = 'auto', tile_rows: int = 0, tile_cols: int = 0) -> MutualNN:
+    """Mutual nearest neighbours by inner product: pairs ``(i, j)`` with ``j`` the best y row of x row ``i``
+    and ``i`` the best x row of y row ``j`` (ties: lower index), found in one tiled pass of :func:`sim_topk`.
+    """
+    top = sim_topk(x, y, 1, col_best=True, backend=backend, tile_rows=tile_rows, tile_cols=tile_cols)
+    if top.indices.numel() == 0:
+        empty = torch.empty(0, dtype=torch.long, device=x.device)
+        return MutualNN(empty, empty, top.values.new_empty(0))
+    j = top.indices[:, 0]
+    mutual = top.col_indices[j] == torch.arange(x.size(0), device=x.device)
+    row = mutual.nonzero().view(-1)
+    return MutualNN(row, j[row], top.values[row, 0])

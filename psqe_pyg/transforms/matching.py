@@ -1,0 +1,83 @@
+"""Exact greedy one-to-one matching over a dense similarity that is never materialised."""
+import logging
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from psqe_pyg import ops
+
+log = logging.getLogger(__name__)
+
+
+class Matches(NamedTuple):
+    row: Tensor  # [S] int64
+    col: Tensor  # [S] int64
+    score: Tensor  # [S]
+
+
+def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: int = 1 << 24,
+                       backend: str = 'auto') -> Matches:
+    r"""Greedy one-to-one matching on ``S = x @ y.T`` without holding ``S``.
+
+    Selects exactly what the sequential walk over all ``N x M`` pairs by descending score (ties: lower row,
+    then lower column first) selects, stopping after ``limit`` pairs. It walks the union of every free row's
+    top-``k`` free columns: the walk is exact while its score stays above
+    :math:`\tau = \max_r s_r^{(k)}` over rows ``r`` that end unmatched with a full candidate list, since
+    every unseen pair of ``r`` scores at most its ``k``-th best :math:`s_r^{(k)}`. The valid prefix is kept,
+    the candidates are recomputed over the rows and columns still free, and ``k`` grows when a round makes
+    little progress.
+
+    Args:
+        x: ``[N, d]`` row features. y: ``[M, d]`` column features.
+        limit: the most pairs to select.
+        k: initial candidates per row.
+        max_k: cap on the candidate count (rows x k) of one round. Only when the cap binds are pairs tied
+            exactly at the bound accepted in candidate order rather than in (row, column) order.
+    Returns:
+        :class:`Matches` in acceptance order.
+    """
+    rows = torch.arange(x.size(0))
+    cols = torch.arange(y.size(0))
+    out_r, out_c, out_s = [], [], []
+    remaining = limit
+    while remaining > 0 and rows.numel() > 0 and cols.numel() > 0:
+        kk = min(k, cols.numel())
+        top = ops.sim_topk(x[rows], y[cols], kk, backend=backend)
+        cand_r = rows.repeat_interleave(kk)
+        cand_c = cols[top.indices.reshape(-1)]
+        cand_s = top.values.reshape(-1)
+        pos = ops.greedy_match(cand_r, cand_c, cand_s)
+        acc_r, acc_c, acc_s = cand_r[pos], cand_c[pos], cand_s[pos]
+
+        complete = kk == cols.numel()
+        if not complete:
+            unmatched = torch.ones(x.size(0), dtype=torch.bool)
+            unmatched[acc_r] = False
+            kth = top.values[unmatched[rows], -1]
+            if kth.numel() > 0:
+                # Ties at the bound are only trusted once the candidate lists cannot grow further.
+                capped = kk >= max_k // max(rows.numel(), 1)
+                valid = acc_s >= kth.max() if capped else acc_s > kth.max()
+                n_valid = int(valid.long().cumprod(0).sum())  # acc_s is non-increasing
+                acc_r, acc_c, acc_s = acc_r[:n_valid], acc_c[:n_valid], acc_s[:n_valid]
+
+        take = min(remaining, acc_r.numel())
+        out_r.append(acc_r[:take])
+        out_c.append(acc_c[:take])
+        out_s.append(acc_s[:take])
+        remaining -= take
+        if complete:  # the walk saw every pair: it matched until the limit or a side ran out
+            break
+        if take < max(1, limit // 100):
+            k = min(2 * k, cols.numel(), max(k, max_k // max(rows.numel(), 1)))
+        free_r = torch.ones(x.size(0), dtype=torch.bool)
+        free_c = torch.ones(y.size(0), dtype=torch.bool)
+        free_r[acc_r[:take]] = False
+        free_c[acc_c[:take]] = False
+        rows, cols = rows[free_r[rows]], cols[free_c[cols]]
+        log.debug('greedy match round: %d accepted, %d to go, k=%d', take, remaining, k)
+    if not out_r:
+        empty = torch.empty(0, dtype=torch.long)
+        return Matches(empty, empty, torch.empty(0, dtype=x.dtype))
+    return Matches(torch.cat(out_r), torch.cat(out_c), torch.cat(out_s))

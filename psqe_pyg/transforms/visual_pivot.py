@@ -1,0 +1,36 @@
+import logging
+
+from torch_geometric.data import HeteroData
+from torch_geometric.transforms import BaseTransform
+
+from psqe_pyg.transforms.matching import greedy_dense_match
+from psqe_pyg.transforms.modalities import get_modalities
+from psqe_pyg.transforms.seeds import Seeds, set_seeds
+
+log = logging.getLogger(__name__)
+
+
+class VisualPivot(BaseTransform):
+    r"""The EVA-style baseline: greedy one-to-one matching on the primary modality's global similarity
+    (the image where an entity has one, else its name), up to ``budget`` pairs, written as
+    ``('src', 'pseudo_seed', 'tgt')`` with ``stage = 0``.
+
+    Args:
+        budget: the number of seed pairs.
+    """
+    def __init__(self, budget: int = 1000, *, backend: str = 'auto') -> None:
+        if budget < 0:
+            raise ValueError(f'budget must be >= 0, got {budget}')
+        self.budget = budget
+        self.backend = backend
+
+    def forward(self, data: HeteroData) -> HeteroData:
+        src, tgt = get_modalities(data)
+        if src.primary is None:
+            raise ValueError("VisualPivot needs a primary modality: data['src'].x_img or .x_name")
+        match = greedy_dense_match(src.primary, tgt.primary, self.budget, backend=self.backend)
+        log.info('VisualPivot: %d seeds', match.row.numel())
+        return set_seeds(data, Seeds.of(match.row, match.col, match.score, stage=0))
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(budget={self.budget})'

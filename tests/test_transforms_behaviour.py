@@ -1,0 +1,131 @@
+"""PSQE as a PyG transform: no gold-link leakage, reproducibility, input untouched, edge cases."""
+import pytest
+import torch
+
+from pair_factory import random_pair
+from psqe_pyg.transforms import (PSQE, ClusterResample, ErrorCorrection, GlobalResample, NeighborhoodExpansion,
+                                 VisualPivot, get_seeds)
+from psqe_pyg.transforms.cluster_resample import cluster_quotas
+
+GOLD = ('src', 'same_as', 'tgt')
+
+
+def small_psqe(**kw) -> PSQE:
+    return PSQE(budget=20, num_clusters=3, epochs=10, hidden=16, progress=False, **kw)
+
+
+def assert_same_seeds(a, b):
+    sa, sb = get_seeds(a), get_seeds(b)
+    assert torch.equal(sa.edge_index, sb.edge_index)
+    assert torch.equal(sa.stage, sb.stage)
+    assert torch.allclose(sa.score, sb.score)
+
+
+def test_seeds_never_read_the_gold_links():
+    data = random_pair(60, 55, seed=0)
+    reference = small_psqe()(data)
+    scrambled = data.clone()
+    gold = scrambled[GOLD].edge_index
+    scrambled[GOLD].edge_index = gold[:, torch.randperm(gold.size(1))].flip(0) % 50
+    removed = data.clone()
+    del removed[GOLD]
+    assert len(get_seeds(reference)) > 0
+    assert_same_seeds(reference, small_psqe()(scrambled))
+    assert_same_seeds(reference, small_psqe()(removed))
+    assert_same_seeds(VisualPivot(10)(data), VisualPivot(10)(removed))
+
+
+def test_same_seed_same_result_and_different_seed_differs():
+    data = random_pair(80, 80, seed=1)
+    assert_same_seeds(small_psqe(seed=3)(data), small_psqe(seed=3)(data))
+    a, b = get_seeds(small_psqe(seed=3)(data)), get_seeds(small_psqe(seed=4)(data))
+    assert not (a.edge_index.shape == b.edge_index.shape and torch.equal(a.edge_index, b.edge_index)
+                and torch.equal(a.score, b.score))
+
+
+def test_transforms_do_not_modify_their_input():
+    data = random_pair(40, 40, seed=2)
+    snapshot = data.clone()
+    small_psqe()(data)
+    VisualPivot(10)(data)
+    assert set(data.node_types) == set(snapshot.node_types)
+    assert set(data.edge_types) == set(snapshot.edge_types)
+    for nt in data.node_types:
+        assert set(data[nt].keys()) == set(snapshot[nt].keys())
+        for key in data[nt].keys():
+            if torch.is_tensor(data[nt][key]):
+                assert torch.equal(data[nt][key], snapshot[nt][key])
+
+
+def test_psqe_writes_stages_in_order_and_one_to_one():
+    out = small_psqe()(random_pair(80, 70, seed=4))
+    seeds = get_seeds(out)
+    assert seeds.edge_index[0].unique().numel() == len(seeds)
+    assert seeds.edge_index[1].unique().numel() == len(seeds)
+    assert (seeds.stage.diff() >= 0).all()
+    assert set(seeds.stage.tolist()) <= {1, 2, 3}
+    assert seeds.score.shape == seeds.stage.shape == (len(seeds), )
+
+
+def test_cluster_with_one_side_empty_gets_no_quota():
+    src = torch.tensor([0, 0, 1, 1, 2])
+    tgt = torch.tensor([0, 1, 1, 1])
+    assert cluster_quotas(src, tgt, 3, 9).tolist() == [3, 5, 0]
+
+
+def test_budget_larger_than_possible():
+    data = random_pair(12, 10, seed=5)
+    seeds = get_seeds(ClusterResample(budget=10_000, num_clusters=1)(data))
+    assert len(seeds) == 10  # every target matched once
+    assert len(get_seeds(VisualPivot(10_000)(data))) == 10
+
+
+def test_entities_without_neighbours():
+    data = random_pair(30, 30, seed=6)
+    for nt in ('src', 'tgt'):
+        data[nt, 'rel', nt].edge_index = torch.empty(2, 0, dtype=torch.long)
+        data[nt, 'rel', nt].edge_type = torch.empty(0, dtype=torch.long)
+    out = small_psqe()(data)
+    assert (get_seeds(out).stage != 3).all()  # nothing to expand into
+    assert len(get_seeds(out)) > 0
+
+
+@pytest.mark.parametrize('modalities', [('x_name', ), ('x_rel', ), ('x_attr', 'x_rel'),
+                                        ('x_img', ), ('x_img', 'x_name', 'x_attr', 'x_rel')])
+def test_any_subset_of_modalities(modalities):
+    data = random_pair(40, 40, seed=7, modalities=modalities)
+    seeds = get_seeds(small_psqe()(data))
+    assert len(seeds) > 0
+
+
+def test_entities_without_images_fall_back_to_names():
+    data = random_pair(40, 40, seed=8, modalities=('x_img', 'x_name'), img_missing=0.5)
+    seeds = get_seeds(VisualPivot(30)(data))
+    no_img = ~data['src'].img_mask[seeds.edge_index[0]]
+    assert no_img.any()
+
+
+def test_bad_input_errors_name_the_tensor():
+    data = random_pair(20, 20, seed=9)
+    data['tgt'].x_name = data['tgt'].x_name[:, :5]
+    with pytest.raises(ValueError, match=r"x_name.*columns"):
+        VisualPivot(5)(data)
+    data = random_pair(20, 20, seed=9)
+    data['src'].x_rel[3, 1] = float('nan')
+    with pytest.raises(ValueError, match=r"data\['src'\].x_rel.*NaN"):
+        ClusterResample(5)(data)
+    data = random_pair(20, 20, seed=9)
+    del data['tgt'].x_attr
+    with pytest.raises(ValueError, match=r"data\['tgt'\].x_attr is missing"):
+        ClusterResample(5)(data)
+    with pytest.raises(ValueError, match='pseudo_seed'):
+        GlobalResample()(random_pair(10, 10))
+    with pytest.raises(ValueError, match='budget'):
+        ClusterResample(-1)
+
+
+def test_repr_shows_the_constants():
+    assert 'budget=1000' in repr(PSQE())
+    assert 'eta=(0.8, 0.1)' in repr(NeighborhoodExpansion())
+    assert repr(ErrorCorrection()) == 'ErrorCorrection(weights=(0.8, 0.1, 0.1))'
+    assert 'num_clusters=5' in repr(ClusterResample())
