@@ -18,6 +18,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
                    help="name encoder for x_name (default: the dataset's: 'auto' = MiniLM when installed, "
                         "else hashing, for real data; 'hash' for the synthetic pair)")
     p.add_argument('--images', default=None, help='EVA-style image-feature pickle {global_id: vector}')
+    p.add_argument('--num-entities', type=int, default=None, help='size of the synthetic pair')
 
 
 def _load(args: argparse.Namespace):
@@ -29,7 +30,15 @@ def _load(args: argparse.Namespace):
         kwargs['processed_dir'] = args.cache_dir
     if args.images:
         kwargs['image_features'] = args.images
-    return load_dataset(args.dataset, args.root, **kwargs)
+    if args.num_entities is not None:
+        if args.dataset != 'synthetic':
+            raise ValueError('--num-entities applies to the synthetic pair only')
+        kwargs['num_entities'] = args.num_entities
+    data = load_dataset(args.dataset, args.root, **kwargs)
+    if getattr(args, 'name_ngram_attrs', 'no') != 'no':
+        from psqe_pyg.transforms import NameNgramFeatures
+        data = NameNgramFeatures(overwrite=args.name_ngram_attrs == 'yes')(data)
+    return data
 
 
 def _write_json(obj: dict, path: str | None) -> None:
@@ -97,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', default=None, help='write the report as JSON to this file')
     p.add_argument('--plot', default=None, help='write the coverage plot (PNG) to this file')
+    p.add_argument('--name-ngram-attrs', default='auto', choices=['auto', 'yes', 'no'],
+                   help='character n-gram name hashes as x_attr (auto: only for pairs without attribute '
+                        'features, the stand-in of DESIGN §7)')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=cmd_seeds)
     return parser

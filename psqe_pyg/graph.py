@@ -27,12 +27,6 @@ def csr_neighbors(data: HeteroData, node_type: str) -> tuple[Tensor, Tensor]:
     return rowptr, col
 
 
-def node_degree(data: HeteroData, node_type: str) -> Tensor:
-    """Degree of every entity in the undirected relation graph: ``[N]``."""
-    rowptr, _ = csr_neighbors(data, node_type)
-    return rowptr.diff()
-
-
 def union_edge_index(data: HeteroData) -> Tensor:
     """Both KGs' undirected relation graphs as one graph: target ids are shifted by ``N_src``: ``[2, E]``."""
     shift = data['src'].num_nodes

@@ -10,7 +10,6 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from psqe_pyg import metrics
-from psqe_pyg.graph import node_degree
 from psqe_pyg.transforms import PSQE, Seeds, VisualPivot, get_seeds
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,7 @@ def _both_sides(data: HeteroData, seeds: Seeds) -> Tensor:
 
 def degree_groups(data: HeteroData, num_buckets: int = 5) -> tuple[Tensor, Tensor]:
     """Degree bucket of every entity of both KGs (quantiles over both): ``[N_src + N_tgt]``, and the degree."""
-    degree = torch.cat([node_degree(data, 'src'), node_degree(data, 'tgt')])
+    degree = torch.cat([metrics.degree(data, 'src'), metrics.degree(data, 'tgt')])
     return metrics.degree_buckets(degree, num_buckets), degree
 
 

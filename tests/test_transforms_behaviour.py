@@ -129,3 +129,19 @@ def test_repr_shows_the_constants():
     assert 'eta=(0.8, 0.1)' in repr(NeighborhoodExpansion())
     assert repr(ErrorCorrection()) == 'ErrorCorrection(weights=(0.8, 0.1, 0.1))'
     assert 'num_clusters=5' in repr(ClusterResample())
+
+
+def test_name_ngram_features_fill_a_missing_attribute_only():
+    from psqe_pyg.transforms import NameNgramFeatures
+    data = random_pair(5, 5, modalities=('x_name', 'x_rel'))
+    for nt in ('src', 'tgt'):
+        data[nt].name = ['Paris', 'Berlin', 'Rome', 'Madrid', 'Oslo']
+    out = NameNgramFeatures(dim=64)(data)
+    assert 'x_attr' not in data['src']
+    assert out['src'].x_attr.shape == (5, 64)
+    assert torch.equal(out['src'].x_attr, out['tgt'].x_attr)
+    kept = NameNgramFeatures(dim=64)(out.clone())
+    assert kept['src'].x_attr is not None and torch.equal(kept['src'].x_attr, out['src'].x_attr)
+    del data['tgt'].name
+    with pytest.raises(ValueError, match=r"data\['tgt'\].name"):
+        NameNgramFeatures()(data)

@@ -88,7 +88,9 @@ __device__ __forceinline__ float from_order_bits(uint32_t u) {
 // Packed "best row for a column" key: value in the high word, ~row in the low word, so that the
 // unsigned maximum is the largest value and, among equal values, the lowest row.  0 is below every
 // key (order_bits(-inf) = 0x007fffff > 0), so a zero-filled buffer means "no row seen yet".
+// -0.0 becomes +0.0 first: they compare equal, so they must tie (and go to the lower row).
 __device__ __forceinline__ unsigned long long pack_col_key(float v, uint32_t row) {
+  if (v == 0.0f) v = 0.0f;
   return (static_cast<unsigned long long>(order_bits(v)) << 32) | static_cast<unsigned long long>(~row);
 }
 

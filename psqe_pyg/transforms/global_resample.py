@@ -1,10 +1,10 @@
 import logging
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
+from torch_geometric.utils import add_self_loops
 
 from psqe_pyg.graph import union_edge_index
 from psqe_pyg.nn.seed_encoder import SeedEncoder, train_seed_encoder
@@ -56,18 +56,18 @@ class GlobalResample(BaseTransform):
         primary = cat(src.primary, tgt.primary)
         views = {name: cat(getattr(src, name), getattr(tgt, name)) for name in ('attr', 'rel')
                  if getattr(src, name) is not None}
+        num_nodes = data['src'].num_nodes + data['tgt'].num_nodes
+        edge_index, _ = add_self_loops(union_edge_index(data), num_nodes=num_nodes)
+        pairs = seeds.edge_index + torch.tensor([[0], [data['src'].num_nodes]])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             model = SeedEncoder(None if primary is None else primary.size(1),
                                 {name: v.size(1) for name, v in views.items()}, self.hidden, self.heads,
                                 self.num_layers)
-            edge_index = union_edge_index(data)
-            pairs = seeds.edge_index + torch.tensor([[0], [data['src'].num_nodes]])
-            train_seed_encoder(model, primary, edge_index, views, pairs, epochs=self.epochs, lr=self.lr,
-                               batch_size=self.batch_size, temperature=self.temperature, seed=self.seed,
-                               progress=self.progress)
-            with torch.no_grad():
-                return model(primary, edge_index, views)
+            train_seed_encoder(model, primary, edge_index, views, pairs, num_nodes, epochs=self.epochs,
+                               lr=self.lr, batch_size=self.batch_size, temperature=self.temperature,
+                               seed=self.seed, progress=self.progress)
+        return model.embed_all(primary, views, edge_index, num_nodes)
 
     def forward(self, data: HeteroData) -> HeteroData:
         seeds = get_seeds(data)
