@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from psqe_pyg._checks import as_index, check_range
+
 __all__ = [
     'coverage_balance',
     'degree',
@@ -40,18 +42,10 @@ _TILE_ELEMS = 1 << 25
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _as_index(t, name: str, who: str, ndim: int) -> Tensor:
-    if not isinstance(t, Tensor):
-        raise TypeError(f'{who}: {name} must be a torch.Tensor (got {type(t).__name__})')
-    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-        raise TypeError(f'{who}: {name} must be an integer tensor (got {t.dtype})')
-    if t.dim() != ndim:
-        raise ValueError(f'{who}: {name} must have {ndim} dimension(s) (got shape {tuple(t.shape)})')
-    return t.long()
 
 
 def _as_pairs(t, name: str, who: str) -> Tensor:
-    t = _as_index(t, name, who, 2)
+    t = as_index(t, name, who, 2)
     if t.size(0) != 2:
         raise ValueError(f'{who}: {name} must have shape [2, L] (got {tuple(t.shape)})')
     if t.numel() and int(t.min()) < 0:
@@ -59,12 +53,6 @@ def _as_pairs(t, name: str, who: str) -> Tensor:
     return t
 
 
-def _check_range(t: Tensor, upper: int, name: str, bound: str, who: str) -> None:
-    if t.numel() == 0:
-        return
-    lo, hi = int(t.min()), int(t.max())
-    if lo < 0 or hi >= upper:
-        raise ValueError(f'{who}: {name} has values in [{lo}, {hi}], outside [0, {bound}={upper})')
 
 
 def _ratio(a: float, b: float) -> float:
@@ -125,8 +113,8 @@ def link_ranks(src_emb: Tensor, tgt_emb: Tensor, pairs: Tensor, *, csls_k: int |
     if src_emb.size(1) != tgt_emb.size(1):
         raise ValueError(f'{who}: src_emb has {src_emb.size(1)} dims but tgt_emb has {tgt_emb.size(1)}')
     pairs = _as_pairs(pairs, 'pairs', who)
-    _check_range(pairs[0], src_emb.size(0), 'pairs[0]', 'src_emb.size(0)', who)
-    _check_range(pairs[1], tgt_emb.size(0), 'pairs[1]', 'tgt_emb.size(0)', who)
+    check_range(pairs[0], src_emb.size(0), 'pairs[0]', 'src_emb.size(0)', who)
+    check_range(pairs[1], tgt_emb.size(0), 'pairs[1]', 'tgt_emb.size(0)', who)
     if csls_k is not None and (not isinstance(csls_k, int) or csls_k < 1):
         raise ValueError(f'{who}: csls_k must be a positive int or None (got {csls_k!r})')
     if tile_size is not None and (not isinstance(tile_size, int) or tile_size < 1):
@@ -229,13 +217,13 @@ def grouped_ranking_metrics(ranks: Tensor, groups: Tensor, num_groups: int | Non
     ``ranking_metrics(..., return_ranks=True)['ranks']['src->tgt']`` and
     ``degree_buckets(deg)[pairs[0]]`` for accuracy by source-entity degree.
     """
-    groups = _as_index(groups, 'groups', 'grouped_ranking_metrics', 1)
+    groups = as_index(groups, 'groups', 'grouped_ranking_metrics', 1)
     ranks = ranks.reshape(-1)
     if groups.numel() != ranks.numel():
         raise ValueError(f'grouped_ranking_metrics: ranks has {ranks.numel()} entries, groups {groups.numel()}')
     if num_groups is None:
         num_groups = int(groups.max()) + 1 if groups.numel() else 0
-    _check_range(groups, num_groups, 'groups', 'num_groups', 'grouped_ranking_metrics')
+    check_range(groups, num_groups, 'groups', 'num_groups', 'grouped_ranking_metrics')
     groups = groups.to(ranks.device)
     out = []
     for g in range(num_groups):
@@ -314,8 +302,8 @@ def degree(data, node_type: str = 'src', *, distinct: bool = True) -> Tensor:
             raise ValueError(f'{who}: data has no {node_type} -> {node_type} relation edges '
                              f'(edge types: {data.edge_types})')
         key = cands[0]
-    ei = _as_index(data[key].edge_index, f'data[{key}].edge_index', who, 2)
-    _check_range(ei, n, f'data[{key}].edge_index', 'num_nodes', who)
+    ei = as_index(data[key].edge_index, f'data[{key}].edge_index', who, 2)
+    check_range(ei, n, f'data[{key}].edge_index', 'num_nodes', who)
     a = torch.cat([ei[0], ei[1]])
     b = torch.cat([ei[1], ei[0]])
     if distinct:
@@ -375,18 +363,18 @@ def coverage_balance(seed_nodes: Tensor, groups: Tensor, num_groups: int | None 
         num_groups: number of groups (default ``groups.max() + 1``).
     """
     who = 'coverage_balance'
-    groups = _as_index(groups, 'groups', who, 1).cpu()
+    groups = as_index(groups, 'groups', who, 1).cpu()
     n = groups.numel()
     if num_groups is None:
         num_groups = int(groups.max()) + 1 if n else 0
-    _check_range(groups, num_groups, 'groups', 'num_groups', who)
+    check_range(groups, num_groups, 'groups', 'num_groups', who)
     if isinstance(seed_nodes, Tensor) and seed_nodes.dtype == torch.bool:
         if seed_nodes.shape != (n,):
             raise ValueError(f'{who}: a bool seed_nodes mask must have shape [N]={n} '
                              f'(got {tuple(seed_nodes.shape)})')
         seed_nodes = seed_nodes.cpu().nonzero().view(-1)
-    seed_nodes = _as_index(seed_nodes, 'seed_nodes', who, 1).cpu()
-    _check_range(seed_nodes, n, 'seed_nodes', 'len(groups)', who)
+    seed_nodes = as_index(seed_nodes, 'seed_nodes', who, 1).cpu()
+    check_range(seed_nodes, n, 'seed_nodes', 'len(groups)', who)
     seed_count = torch.bincount(groups[seed_nodes], minlength=num_groups).double()
     ent_count = torch.bincount(groups, minlength=num_groups).double()
     s = seed_nodes.numel()

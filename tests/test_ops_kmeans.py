@@ -4,28 +4,11 @@ import math
 import pytest
 import torch
 
+from ops_cases import BACKENDS, DEVICES, needs, one_thread  # noqa: F401
 from psqe_pyg import ops
 from psqe_pyg.ops import reference
-from psqe_pyg.ops._backend import has_kernel
 
-DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                                 reason='no CUDA device'))]
-BACKENDS = ['torch', pytest.param('cpp', marks=pytest.mark.skipif(not ops.WITH_EXTENSION,
-                                                                  reason='compiled extension not built'))]
-KERNELS = ('kmeans_pp_init', 'kmeans_lloyd')
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def need(backend: str, device: str) -> None:
-    if backend == 'cpp' and not all(has_kernel(op, torch.device(device)) for op in KERNELS):
-        pytest.skip(f'the compiled library has no {device} kmeans kernels')
+need = needs('kmeans_pp_init', 'kmeans_lloyd')
 
 
 def blobs(n, d, centers, seed, dtype=torch.float32, spread=0.3):

@@ -2,27 +2,10 @@
 import pytest
 import torch
 
+from ops_cases import BACKENDS, DEVICES, needs, one_thread  # noqa: F401
 from psqe_pyg import ops
-from psqe_pyg.ops._backend import has_kernel
 
-DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                                 reason='no CUDA device'))]
-BACKENDS = ['torch', pytest.param('cpp', marks=pytest.mark.skipif(not ops.WITH_EXTENSION,
-                                                                  reason='compiled extension not built'))]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: intra-op threads only add barrier cost (severe on a loaded machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def need(backend: str, device: str, op: str = 'sim_topk') -> None:
-    if backend == 'cpp' and not has_kernel(op, torch.device(device)):
-        pytest.skip(f'the compiled library has no {device} kernel for {op}')
+need = needs('sim_topk')
 
 
 def dense_oracle(x, y, k):

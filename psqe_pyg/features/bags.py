@@ -21,6 +21,8 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor
 
+from psqe_pyg._checks import as_index, check_range
+
 __all__ = [
     'attribute_bag',
     'attribute_vocab',
@@ -30,22 +32,8 @@ __all__ = [
 ]
 
 
-def _check_index(t, name: str, who: str, ndim: int) -> Tensor:
-    if not isinstance(t, Tensor):
-        raise TypeError(f'{who}: {name} must be a torch.Tensor (got {type(t).__name__})')
-    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-        raise TypeError(f'{who}: {name} must be an integer tensor (got {t.dtype})')
-    if t.dim() != ndim:
-        raise ValueError(f'{who}: {name} must have {ndim} dimension(s) (got shape {tuple(t.shape)})')
-    return t.long()
 
 
-def _check_range(t: Tensor, upper: int, name: str, bound: str, who: str) -> None:
-    if t.numel() == 0:
-        return
-    lo, hi = int(t.min()), int(t.max())
-    if lo < 0 or hi >= upper:
-        raise ValueError(f'{who}: {name} has values in [{lo}, {hi}], outside [0, {bound}={upper})')
 
 
 def relation_frequency_order(edge_type: Tensor, num_relations: int) -> Tensor:
@@ -53,8 +41,8 @@ def relation_frequency_order(edge_type: Tensor, num_relations: int) -> Tensor:
 
     Returns a ``long`` tensor ``[num_relations]`` (relations that never occur come last).
     """
-    edge_type = _check_index(edge_type, 'edge_type', 'relation_frequency_order', 1)
-    _check_range(edge_type, num_relations, 'edge_type', 'num_relations', 'relation_frequency_order')
+    edge_type = as_index(edge_type, 'edge_type', 'relation_frequency_order', 1)
+    check_range(edge_type, num_relations, 'edge_type', 'num_relations', 'relation_frequency_order')
     counts = torch.bincount(edge_type.cpu(), minlength=num_relations)
     # A stable sort on the negated counts keeps equal counts in ascending id order.
     return torch.sort(-counts, stable=True).indices
@@ -91,15 +79,15 @@ def relation_bag(edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_rela
         raise ValueError(f'{who}: num_nodes must be a non-negative int (got {num_nodes!r})')
     if not isinstance(num_relations, int) or num_relations < 0:
         raise ValueError(f'{who}: num_relations must be a non-negative int (got {num_relations!r})')
-    edge_index = _check_index(edge_index, 'edge_index', who, 2)
-    edge_type = _check_index(edge_type, 'edge_type', who, 1)
+    edge_index = as_index(edge_index, 'edge_index', who, 2)
+    edge_type = as_index(edge_type, 'edge_type', who, 1)
     if edge_index.size(0) != 2:
         raise ValueError(f'{who}: edge_index must have shape [2, E] (got {tuple(edge_index.shape)})')
     if edge_type.numel() != edge_index.size(1):
         raise ValueError(f'{who}: edge_type has {edge_type.numel()} entries but edge_index has '
                          f'{edge_index.size(1)} edges')
-    _check_range(edge_index, num_nodes, 'edge_index', 'num_nodes', who)
-    _check_range(edge_type, num_relations, 'edge_type', 'num_relations', who)
+    check_range(edge_index, num_nodes, 'edge_index', 'num_nodes', who)
+    check_range(edge_type, num_relations, 'edge_type', 'num_relations', who)
 
     device = edge_index.device
     half = dim // 2
