@@ -47,6 +47,7 @@ def test_seeds_writes_report_and_plot(tmp_path, capsys):
         assert row['coverage_degree']['tv_distance'] >= 0.0
     assert stages['stage1']['seeds'] <= 60
     assert 'coverage_cluster' in stages['stage1']
+    assert out['baseline']['method'] == 'pivot' and out['baseline']['stages']['pivot']['seeds'] == 60
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b'\x89PNG'
     assert 'stage3_correction' in capsys.readouterr().out
 

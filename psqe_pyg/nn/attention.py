@@ -106,8 +106,11 @@ class GraphAttention(nn.Module):
         weight = self.lin.weight.view(heads, channels, -1)
         # <att, W x> = <W^T att, x>: the logit parts come from x directly, without [N, heads, C] products.
         a_src = x @ torch.einsum('hci,hc->ih', weight, self.att_src[0])  # [num_src, heads]
-        a_dst = x[dst_index] @ torch.einsum('hci,hc->ih', weight, self.att_dst[0])  # [num_dst, heads]
-        logits = F.leaky_relu(a_src[graph.src] + a_dst[graph.dst], self.negative_slope)
+        a_dst = x.index_select(0, dst_index) @ torch.einsum('hci,hc->ih', weight, self.att_dst[0])
+        # index_select, not advanced indexing: its backward (index_add) sums in a fixed order on CPU, where
+        # indexing's backward (index_put with accumulate) does not, and seeds must be reproducible.
+        logits = F.leaky_relu(a_src.index_select(0, graph.src) + a_dst.index_select(0, graph.dst),
+                              self.negative_slope)
         alpha = softmax(logits, graph.dst, num_nodes=graph.num_dst)  # [E, heads]
         out = [_AttentionAggregate.apply(alpha[:, i].contiguous(), x @ weight[i].t(), graph)
                for i in range(heads)]  # each head's features [num_src, C], contiguous

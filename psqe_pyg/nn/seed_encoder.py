@@ -126,5 +126,6 @@ def train_seed_encoder(model: SeedEncoder, primary: Tensor | None, edge_index: T
             count += batch.size(1)
         history.append(total / max(count, 1))
     model.eval()
-    log.debug('seed encoder loss: first %.4f, last %.4f', history[0], history[-1])
+    if history:
+        log.debug('seed encoder loss: first %.4f, last %.4f', history[0], history[-1])
     return history
