@@ -48,8 +48,9 @@ def seed_report(data: HeteroData, stages: dict[str, Seeds], timings: dict[str, f
             row['coverage_cluster'] = metrics.coverage_balance(nodes, clusters, int(clusters.max()) + 1)
         row['time_s'] = (timings or {}).get(name, 0.0)
         out[name] = row
-    bucket_edges = [[int(degree[groups == g].min()), int(degree[groups == g].max())]
-                    for g in range(num_groups)]
+    # Quantile buckets keep equal degrees together, so with heavy ties a bucket can be empty: [None, None].
+    bucket_edges = [[int(degree[groups == g].min()), int(degree[groups == g].max())] if (groups == g).any()
+                    else [None, None] for g in range(num_groups)]
     return {'stages': out, 'degree_buckets': bucket_edges}
 
 
@@ -81,7 +82,7 @@ def plot_seed_report(reports: list[dict], path: str, title: str | None = None) -
     if not series:
         raise ValueError('nothing to plot: the reports hold no stages')
     buckets = reports[0]['degree_buckets']
-    labels = [f'{lo}' if lo == hi else f'{lo}-{hi}' for lo, hi in buckets]
+    labels = ['(empty)' if lo is None else f'{lo}' if lo == hi else f'{lo}-{hi}' for lo, hi in buckets]
     width = 0.8 / (len(series) + 1)
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels)), 4))
     xs = range(len(labels))

@@ -35,7 +35,7 @@ def dbp_root(tmp_path):
     root = tmp_path / 'data'
     e1, e2, links = _write_kg_files(root / 'DBP15K' / 'fr_en')
     (root / 'DBP15K' / 'fr_en' / 'ill_ent_ids').write_text(''.join(f'{a}\t{b}\n' for a, b in links))
-    names = [[i, [f'thing', str(i)]] for i, _ in e1] + [[g, ['thing', str(g - 100)]] for g, _ in e2]
+    names = [[i, ['thing', str(i)]] for i, _ in e1] + [[g, ['thing', str(g - 100)]] for g, _ in e2]
     names[2][1] = []  # an empty translated name falls back to the URI
     (root / 'DBP15K' / 'translated_ent_name').mkdir()
     (root / 'DBP15K' / 'translated_ent_name' / 'dbp_fr_en.json').write_text(json.dumps(names))

@@ -87,7 +87,7 @@ class SeedEncoder(nn.Module):
                   num_nodes: int) -> dict[str, Tensor]:
         """Every view of every entity: ``{view: [N, hidden]}``."""
         nodes = torch.arange(num_nodes)
-        field = receptive_field(edge_index, num_nodes, nodes, self.num_layers) if self.primary is not None else None
+        field = receptive_field(edge_index, num_nodes, nodes, self.num_layers)
         return self(primary, views, nodes, field)
 
 
@@ -114,8 +114,7 @@ def train_seed_encoder(model: SeedEncoder, primary: Tensor | None, edge_index: T
                 continue
             nodes = torch.unique(batch)
             if cached is None or not torch.equal(cached[0], nodes):
-                field = receptive_field(edge_index, num_nodes, nodes, model.num_layers) if model.primary is not None else None
-                cached = (nodes, field)
+                cached = (nodes, receptive_field(edge_index, num_nodes, nodes, model.num_layers))
             out = model(primary, views, nodes, cached[1])
             row, col = torch.searchsorted(nodes, batch[0]), torch.searchsorted(nodes, batch[1])
             loss = sum(bidirectional_info_nce(z[row], z[col], temperature) for z in out.values())

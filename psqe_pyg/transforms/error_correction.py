@@ -1,6 +1,5 @@
 import logging
 
-import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
