@@ -92,7 +92,54 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary(result: dict) -> str:
+    """A few readable lines: the seeds, then the test-link metrics and the sparse/dense split."""
+    tr = result['training']
+    prec = lambda p: '' if p is None else f' ({100 * p:.1f}% correct)'  # noqa: E731
+    cos = result['cosine']['mean']
+    lines = [
+        f"{result['dataset']}: {result['num_links']:,} test links",
+        f"  seeds ({result['seeds']['method']}): {tr['seeds']:,}{prec(tr['seed_precision'])}, "
+        f"{result['seeds']['time_s']:.1f} s; after iterative learning {tr['final_pairs']:,}"
+        f"{prec(tr['final_pair_precision'])}",
+        f"  aligner: {tr['config']['steps']} steps on {tr['device']}, {tr['train_s']:.1f} s",
+        f"  Hits@1 {100 * cos['hits@1']:.1f}  Hits@10 {100 * cos['hits@10']:.1f}  MRR {cos['mrr']:.3f}"
+        "  (cosine, mean of both directions)",
+    ]
+    if 'csls' in result:
+        c = result['csls']['mean']
+        lines.append(f"  Hits@1 {100 * c['hits@1']:.1f}  Hits@10 {100 * c['hits@10']:.1f}  MRR {c['mrr']:.3f}"
+                     f"  (CSLS, k={result['csls']['csls_k']})")
+    if 'one_to_one_hits@1' in result:
+        lines.append(f"  Hits@1 {100 * result['one_to_one_hits@1']:.1f} with one-to-one decoding")
+    groups = ', '.join(f"degree {g['degree'][0]}-{g['degree'][1]}: {100 * g['hits@1']:.1f}"
+                       for g in result['by_degree'] if g['count'])
+    lines.append(f"  Hits@1 by source degree (thirds): {groups}")
+    return '\n'.join(lines)
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    import torch
+
+    from psqe_pyg.pipeline import AlignerConfig, train_and_evaluate
+    from psqe_pyg.report import generate_seeds
+    data = _load(args)
+    seeded, stages, timings = generate_seeds(data, args.seeds, budget=args.budget, seed=args.seed,
+                                             progress=not args.quiet, epochs=args.psqe_epochs)
+    config = AlignerConfig(steps=args.steps, refine_every=args.refine_every, hidden=args.hidden)
+    device = args.device if args.device != 'auto' else 'cuda' if torch.cuda.is_available() else 'cpu'
+    result = train_and_evaluate(seeded, config, device=device, seed=args.seed, progress=not args.quiet)
+    result = {'dataset': args.dataset,
+              'seeds': {'method': args.seeds, 'budget': args.budget, 'time_s': sum(timings.values())},
+              **result}
+    print(_summary(result))
+    if args.json:
+        _write_json(result, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from psqe_pyg.pipeline import AlignerConfig
     parser = argparse.ArgumentParser(prog='psqe-pyg', description=__doc__)
     parser.add_argument('-v', '--verbose', action='store_true', help='log at DEBUG level')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -116,6 +163,24 @@ def build_parser() -> argparse.ArgumentParser:
                         'features, the stand-in of DESIGN §7)')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=cmd_seeds)
+
+    p = sub.add_parser('align', help='pseudo seeds, then an aligner trained on them, evaluated on the test links')
+    _add_data_args(p)
+    p.add_argument('--seeds', default='psqe', choices=['psqe', 'pivot'], help='the seed generator')
+    p.add_argument('--budget', type=int, default=1000)
+    p.add_argument('--psqe-epochs', type=int, default=300, help="PSQE stage-2 epochs (with --seeds psqe)")
+    p.add_argument('--steps', type=int, default=AlignerConfig.steps, help='aligner training steps')
+    p.add_argument('--refine-every', type=int, default=AlignerConfig.refine_every,
+                   help='iterative learning every this many steps (0: off)')
+    p.add_argument('--hidden', type=int, default=AlignerConfig.hidden)
+    p.add_argument('--device', default='auto', help="'cpu', 'cuda', 'cuda:1', ... (auto: cuda when available)")
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--json', default=None, help='write the full result as JSON to this file')
+    p.add_argument('--name-ngram-attrs', default='auto', choices=['auto', 'yes', 'no'],
+                   help='character n-gram name hashes as x_attr (auto: only for pairs without attribute '
+                        'features)')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.set_defaults(func=cmd_align)
     return parser
 
 

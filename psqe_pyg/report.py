@@ -10,11 +10,10 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from psqe_pyg import metrics
+from psqe_pyg.evaluation import GOLD_EDGE
 from psqe_pyg.transforms import PSQE, Seeds, VisualPivot, get_seeds
 
 log = logging.getLogger(__name__)
-
-GOLD_EDGE = ('src', 'same_as', 'tgt')
 
 
 def _both_sides(data: HeteroData, seeds: Seeds) -> Tensor:
@@ -54,19 +53,29 @@ def seed_report(data: HeteroData, stages: dict[str, Seeds], timings: dict[str, f
     return {'stages': out, 'degree_buckets': bucket_edges}
 
 
+def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
+                   progress: bool = True, **psqe_kwargs) -> tuple[HeteroData, dict[str, Seeds], dict[str, float]]:
+    """Runs ``'psqe'`` or ``'pivot'`` on ``data`` (which is left alone).
+
+    Returns the seeded copy, the seeds after every stage (``{'pivot': ...}`` for the pivot) and each stage's
+    wall time in seconds.
+    """
+    if method == 'psqe':
+        transform = PSQE(budget, seed=seed, progress=progress, **psqe_kwargs)
+        out = transform(data)  # keeps the clusters, for the per-cluster coverage
+        return out, transform.history, transform.timings
+    if method == 'pivot':
+        start = time.perf_counter()
+        out = VisualPivot(budget)(data)
+        return out, {'pivot': get_seeds(out)}, {'pivot': time.perf_counter() - start}
+    raise ValueError(f"method must be 'psqe' or 'pivot', got {method!r}")
+
+
 def run_seed_method(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
                     progress: bool = True, **psqe_kwargs) -> dict:
     """Runs ``'psqe'`` or ``'pivot'`` on ``data`` and returns its :func:`seed_report` (with wall times)."""
-    if method == 'psqe':
-        transform = PSQE(budget, seed=seed, progress=progress, **psqe_kwargs)
-        data = transform(data)  # a copy with the clusters, for the per-cluster coverage
-        stages, timings = transform.history, transform.timings
-    elif method == 'pivot':
-        start = time.perf_counter()
-        out = VisualPivot(budget)(data)
-        stages, timings = {'pivot': get_seeds(out)}, {'pivot': time.perf_counter() - start}
-    else:
-        raise ValueError(f"method must be 'psqe' or 'pivot', got {method!r}")
+    data, stages, timings = generate_seeds(data, method, budget=budget, seed=seed, progress=progress,
+                                           **psqe_kwargs)
     return {'method': method, 'budget': budget, 'seed': seed, **seed_report(data, stages, timings)}
 
 

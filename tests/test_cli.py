@@ -63,3 +63,26 @@ def test_seeds_pivot(tmp_path):
 def test_bad_dataset_is_a_clear_error(caplog):
     assert main(['info', '--dataset', 'DBP15K/xx_yy', '--root', '.']) == 2
     assert 'valid:' in caplog.text and 'DBP15K/zh_en' in caplog.text
+
+
+@pytest.mark.parametrize('seeds', ['pivot', 'psqe'])
+def test_align_prints_a_summary_and_writes_json(tmp_path, capsys, seeds):
+    path = tmp_path / 'align.json'
+    assert main(['align', '--num-entities', '300', '--seeds', seeds, '--budget', '60', '--psqe-epochs', '3',
+                 '--steps', '20', '--refine-every', '10', '--hidden', '16', '--quiet', '--device', 'cpu',
+                 '--json', str(path)]) == 0
+    out = json.loads(path.read_text())
+    assert out['dataset'] == 'synthetic' and out['seeds']['method'] == seeds
+    assert out['num_links'] == 210  # the synthetic pair's 70% test split of its 300 links
+    for view in ('cosine', 'csls'):
+        for direction in ('src->tgt', 'tgt->src', 'mean'):
+            assert 0.0 <= out[view][direction]['hits@1'] <= out[view][direction]['hits@10'] <= 1.0
+            assert 0.0 < out[view][direction]['mrr'] <= 1.0
+    assert 0.0 <= out['one_to_one_hits@1'] <= 1.0
+    assert sum(g['count'] for g in out['by_degree']) == 210
+    training = out['training']
+    assert training['config']['steps'] == 20 and training['device'] == 'cpu'
+    assert len(training['loss']) == 20 and len(training['rounds']) == 1  # before step 10
+    assert 0.0 <= training['seed_precision'] <= 1.0
+    printed = capsys.readouterr().out
+    assert 'Hits@1' in printed and 'one-to-one' in printed and f'seeds ({seeds})' in printed

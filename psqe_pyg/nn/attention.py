@@ -41,8 +41,11 @@ class BipartiteCSR(NamedTuple):
         t_rowptr[1:] = torch.cumsum(torch.bincount(src, minlength=num_src), 0)
         return BipartiteCSR(src, dst, rowptr, t_rowptr, dst[t_perm], t_perm, num_src, num_dst)
 
+    def to(self, device: torch.device | str) -> 'BipartiteCSR':
+        return BipartiteCSR(*(t.to(device) for t in self[:6]), self.num_src, self.num_dst)
 
-def _csr(rowptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
+
+def csr_tensor(rowptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', UserWarning)  # "sparse CSR support is in beta"
         return torch.sparse_csr_tensor(rowptr, col, values, size, check_invariants=False)
@@ -55,7 +58,7 @@ class _AttentionAggregate(torch.autograd.Function):
     def forward(ctx, alpha: Tensor, x: Tensor, graph: BipartiteCSR) -> Tensor:
         ctx.save_for_backward(alpha, x)
         ctx.graph = graph
-        return _csr(graph.rowptr, graph.src, alpha, (graph.num_dst, graph.num_src)) @ x
+        return csr_tensor(graph.rowptr, graph.src, alpha, (graph.num_dst, graph.num_src)) @ x
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
@@ -64,13 +67,22 @@ class _AttentionAggregate(torch.autograd.Function):
         grad_alpha = grad_x = None
         grad_out = grad_out.contiguous()
         if ctx.needs_input_grad[0]:  # <grad_out[dst_e], x[src_e]> for every edge
-            pattern = _csr(g.rowptr, g.src, torch.zeros_like(alpha), (g.num_dst, g.num_src))
+            pattern = csr_tensor(g.rowptr, g.src, torch.zeros_like(alpha), (g.num_dst, g.num_src))
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', UserWarning)
                 grad_alpha = torch.sparse.sampled_addmm(pattern, grad_out, x.t(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
-            grad_x = _csr(g.t_rowptr, g.t_col, alpha[g.t_perm], (g.num_src, g.num_dst)) @ grad_out
+            grad_x = csr_tensor(g.t_rowptr, g.t_col, alpha[g.t_perm], (g.num_src, g.num_dst)) @ grad_out
         return grad_alpha, grad_x, None
+
+
+def _attention(a_src: Tensor, a_dst: Tensor, graph: BipartiteCSR, negative_slope: float) -> Tensor:
+    """GAT's coefficients ``[E, heads]`` from the logit parts of the sources ``[num_src, heads]`` and of the
+    destinations ``[num_dst, heads]``: a softmax over each destination's incoming edges."""
+    # index_select, not advanced indexing: its backward (index_add) sums in a fixed order on CPU, where
+    # indexing's backward (index_put with accumulate) does not, and seeds must be reproducible.
+    logits = F.leaky_relu(a_src.index_select(0, graph.src) + a_dst.index_select(0, graph.dst), negative_slope)
+    return softmax(logits, graph.dst, num_nodes=graph.num_dst)
 
 
 class GraphAttention(nn.Module):
@@ -107,11 +119,7 @@ class GraphAttention(nn.Module):
         # <att, W x> = <W^T att, x>: the logit parts come from x directly, without [N, heads, C] products.
         a_src = x @ torch.einsum('hci,hc->ih', weight, self.att_src[0])  # [num_src, heads]
         a_dst = x.index_select(0, dst_index) @ torch.einsum('hci,hc->ih', weight, self.att_dst[0])
-        # index_select, not advanced indexing: its backward (index_add) sums in a fixed order on CPU, where
-        # indexing's backward (index_put with accumulate) does not, and seeds must be reproducible.
-        logits = F.leaky_relu(a_src.index_select(0, graph.src) + a_dst.index_select(0, graph.dst),
-                              self.negative_slope)
-        alpha = softmax(logits, graph.dst, num_nodes=graph.num_dst)  # [E, heads]
+        alpha = _attention(a_src, a_dst, graph, self.negative_slope)
         out = [_AttentionAggregate.apply(alpha[:, i].contiguous(), x @ weight[i].t(), graph)
                for i in range(heads)]  # each head's features [num_src, C], contiguous
         return torch.cat(out, dim=-1) + self.bias
@@ -119,3 +127,38 @@ class GraphAttention(nn.Module):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.lin.in_features}, {self.out_channels}, '
                 f'heads={self.heads})')
+
+
+class NeighborAttention(nn.Module):
+    r"""Graph attention without a feature transform: ``out_i = mean_h sum_j alpha^h_ij x_j``, with GAT's
+    coefficients :math:`\alpha^h_{ij} = \mathrm{softmax}_j(\mathrm{LeakyReLU}(a_h^\top x_i + b_h^\top x_j))`:
+    ``[num_dst, channels]``.
+
+    The layer of the aligner's structure encoder (in the spirit of RREA and Dual-AMN, which drop the weight
+    matrix too): it only learns whom to listen to, so stacking it over frozen name embeddings mixes in the
+    neighbours' names without a dense product over every entity, and without forgetting the names.
+
+    Args:
+        channels: feature size (in = out). heads: attention heads, averaged.
+        negative_slope: LeakyReLU slope of the attention logits.
+    """
+    def __init__(self, channels: int, heads: int = 1, negative_slope: float = 0.2) -> None:
+        super().__init__()
+        self.channels, self.heads, self.negative_slope = channels, heads, negative_slope
+        self.att_src = nn.Parameter(torch.empty(channels, heads))
+        self.att_dst = nn.Parameter(torch.empty(channels, heads))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.att_src)
+        nn.init.xavier_uniform_(self.att_dst)
+
+    def forward(self, x: Tensor, dst_index: Tensor, graph: BipartiteCSR) -> Tensor:
+        """Args: ``x [num_src, channels]``; ``dst_index [num_dst]`` the destinations' rows in ``x``;
+        ``graph`` the edges between them."""
+        alpha = _attention(x @ self.att_src, x.index_select(0, dst_index) @ self.att_dst, graph,
+                           self.negative_slope)
+        return _AttentionAggregate.apply(alpha.mean(dim=1), x, graph)  # the heads' mean in one product
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}({self.channels}, heads={self.heads})'

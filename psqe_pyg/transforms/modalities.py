@@ -21,7 +21,12 @@ class Modalities(NamedTuple):
     rel: Tensor | None  # [N, d_rel]
 
 
-def _check_features(data: HeteroData, name: str) -> tuple[Tensor, Tensor] | None:
+def pair_features(data: HeteroData, name: str) -> tuple[Tensor, Tensor] | None:
+    """``(src, tgt)``: the feature ``name`` of both KGs, as float32, or ``None`` when neither KG has it.
+
+    Raises a :class:`ValueError` naming the tensor when it is present on one side only, is not a 2-D float
+    tensor with one row per entity, holds NaN/inf, or has different widths on the two sides.
+    """
     present = [name in data[nt] for nt in NODE_TYPES]
     if not any(present):
         return None
@@ -47,7 +52,8 @@ def _check_features(data: HeteroData, name: str) -> tuple[Tensor, Tensor] | None
     return xs[0], xs[1]
 
 
-def _img_mask(data: HeteroData, nt: str) -> Tensor:
+def image_mask(data: HeteroData, nt: str) -> Tensor:
+    """``data[nt].img_mask`` (``[N]`` bool, True where the entity has an image), all True when absent."""
     store = data[nt]
     if 'img_mask' not in store:
         return torch.ones(store.num_nodes, dtype=torch.bool)
@@ -74,7 +80,7 @@ def get_modalities(data: HeteroData) -> tuple[Modalities, Modalities]:
     Raises a :class:`ValueError` naming the tensor when a modality is malformed, present on one side only,
     or when the pair has no modality at all.
     """
-    feats = {name: _check_features(data, name) for name in MODALITIES}
+    feats = {name: pair_features(data, name) for name in MODALITIES}
     if all(v is None for v in feats.values()):
         raise ValueError("the pair has no entity features: expected at least one of "
                          f"{', '.join(MODALITIES)} on data['src'] and data['tgt']")
@@ -82,7 +88,7 @@ def get_modalities(data: HeteroData) -> tuple[Modalities, Modalities]:
     for i, nt in enumerate(NODE_TYPES):
         get = lambda name: None if feats[name] is None else feats[name][i]  # noqa: E731
         out.append(Modalities(
-            primary=_primary(get('x_img'), get('x_name'), _img_mask(data, nt)),
+            primary=_primary(get('x_img'), get('x_name'), image_mask(data, nt)),
             attr=None if get('x_attr') is None else F.normalize(get('x_attr'), dim=-1),
             rel=None if get('x_rel') is None else F.normalize(get('x_rel'), dim=-1),
         ))

@@ -1,0 +1,241 @@
+"""A contrastive multimodal entity aligner of the EVA / MCLEA family (DESIGN §5), trained on pseudo seeds.
+
+* :func:`aligner_inputs` gathers a pair's modalities and its relation graphs (both KGs as one graph);
+* :class:`MultiModalAligner` embeds entities: a graph-attention structure encoder over the names, one linear
+  projection per modality, and a learned weighted fusion;
+* :func:`train_aligner` trains it with InfoNCE on seed pairs and, optionally, iterative learning: every few
+  steps the mutual nearest neighbours among the entities no seed covers become seeds too.
+"""
+import logging
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
+
+from psqe_pyg import ops
+from psqe_pyg.graph import union_edge_index
+from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
+from psqe_pyg.nn.losses import bidirectional_info_nce
+from psqe_pyg.transforms.modalities import NODE_TYPES, image_mask, pair_features
+
+log = logging.getLogger(__name__)
+
+# modality -> node attribute, in the order the views are fused
+MODALITY_FIELDS = {'img': 'x_img', 'name': 'x_name', 'attr': 'x_attr', 'rel': 'x_rel'}
+STRUCTURE_VIEW = 'graph'
+FUSED_VIEW = 'fused'
+
+
+class AlignerInputs(NamedTuple):
+    """A pair as the aligner sees it; entity ``i`` of ``'tgt'`` is row ``num_src + i``.
+
+    ``features``: ``{modality: [N, d]}`` L2-normalised (image rows zero where ``img_mask`` is False);
+    ``structure``: the structure encoder's input ``[N, d]`` (the names, else the images), or ``None``;
+    ``graph``: both KGs' undirected relation graphs with self loops, over all ``N = num_src + num_tgt``.
+    """
+    features: dict[str, Tensor]
+    structure: Tensor | None
+    graph: BipartiteCSR
+    num_src: int
+    num_tgt: int
+
+    def to(self, device: torch.device | str) -> 'AlignerInputs':
+        return AlignerInputs({m: x.to(device) for m, x in self.features.items()},
+                             None if self.structure is None else self.structure.to(device),
+                             self.graph.to(device), self.num_src, self.num_tgt)
+
+
+def aligner_inputs(data: HeteroData) -> AlignerInputs:
+    """Reads the modalities (``x_img`` with ``img_mask``, ``x_name``, ``x_attr``, ``x_rel``) and relation
+    triples of a pair. Raises a :class:`ValueError` naming the tensor when a modality is malformed or one-sided,
+    or when the pair has none."""
+    features = {}
+    for modality, field in MODALITY_FIELDS.items():
+        pair = pair_features(data, field)
+        if pair is None:
+            continue
+        if modality == 'img':
+            pair = tuple(x * image_mask(data, nt).unsqueeze(-1) for x, nt in zip(pair, NODE_TYPES))
+        features[modality] = F.normalize(torch.cat(pair), dim=-1)
+    if not features:
+        raise ValueError('the pair has no entity features: expected at least one of '
+                         f"{', '.join(MODALITY_FIELDS.values())} on data['src'] and data['tgt']")
+    num_src, num_tgt = data['src'].num_nodes, data['tgt'].num_nodes
+    num_nodes = num_src + num_tgt
+    loops = torch.arange(num_nodes).expand(2, -1)
+    src, dst = torch.cat([union_edge_index(data), loops], dim=1)
+    graph = BipartiteCSR.build(src, dst, num_nodes, num_nodes)
+    structure = features.get('name', features.get('img'))
+    return AlignerInputs(features, structure, graph, num_src, num_tgt)
+
+
+class MultiModalAligner(nn.Module):
+    r"""Entity embeddings for alignment, one view per modality plus their fusion.
+
+    * ``'graph'``: ``num_layers`` propagation layers over the structure input ``h_0`` (the names),
+      ``h_l = P_l(h_{l-1})``, and a linear map of ``[h_0 || ... || h_L]``. With ``attention``, ``P_l`` is a
+      learned :class:`~psqe_pyg.nn.NeighborAttention`; without, the mean over the neighbourhood (self
+      included), which has no parameters, so the propagated features are computed once per training run;
+    * one linear map per modality (``'img'``, ``'name'``, ``'attr'``, ``'rel'``);
+    * ``'fused'``: :math:`[w_1 n(z_1) \| \dots \| w_V n(z_V)]` with :math:`w = \mathrm{softmax}(\theta)`
+      learned (EVA's weighted concatenation).
+
+    Args:
+        dims: input width of every modality, e.g. ``{'name': 384, 'rel': 1000}``.
+        structure_dim: width of the structure input (``None``: no ``'graph'`` view).
+        hidden: width of every view. heads: attention heads per layer. num_layers: propagation layers.
+        attention: learned graph attention (else mean aggregation).
+    """
+    def __init__(self, dims: dict[str, int], structure_dim: int | None, hidden: int = 300, heads: int = 2,
+                 num_layers: int = 2, attention: bool = True) -> None:
+        super().__init__()
+        self.num_layers, self.attention = num_layers, attention
+        self.layers = nn.ModuleList()
+        self.proj = nn.ModuleDict()
+        if structure_dim is not None:
+            if attention:
+                self.layers.extend(NeighborAttention(structure_dim, heads) for _ in range(num_layers))
+            self.proj[STRUCTURE_VIEW] = nn.Linear(structure_dim * (num_layers + 1), hidden)
+        for modality, dim in dims.items():
+            self.proj[modality] = nn.Linear(dim, hidden)
+        if not self.proj:
+            raise ValueError('MultiModalAligner needs at least one modality')
+        self.fusion = nn.Parameter(torch.zeros(len(self.proj)))
+
+    @staticmethod
+    def for_inputs(inputs: AlignerInputs, **kwargs) -> 'MultiModalAligner':
+        """A model sized for ``inputs``; ``kwargs`` go to the constructor."""
+        structure_dim = None if inputs.structure is None else inputs.structure.size(1)
+        return MultiModalAligner({m: x.size(1) for m, x in inputs.features.items()}, structure_dim, **kwargs)
+
+    @property
+    def fusion_weights(self) -> dict[str, float]:
+        return dict(zip(self.proj.keys(), torch.softmax(self.fusion.detach(), 0).tolist()))
+
+    def structure(self, inputs: AlignerInputs) -> Tensor | None:
+        """``[h_0 || ... || h_L]`` of every entity: ``[N, d (L + 1)]`` (``None`` without a ``'graph'`` view)."""
+        if STRUCTURE_VIEW not in self.proj:
+            return None
+        h = inputs.structure
+        hs = [h]
+        if self.attention:
+            everyone = torch.arange(h.size(0), device=h.device)
+            for layer in self.layers:
+                hs.append(layer(hs[-1], everyone, inputs.graph))
+        else:
+            mean = _mean_operator(inputs.graph)
+            for _ in range(self.num_layers):
+                hs.append(mean @ hs[-1])
+        return torch.cat(hs, dim=-1)
+
+    def forward(self, inputs: AlignerInputs, nodes: Tensor, structure: Tensor | None = None) -> dict[str, Tensor]:
+        """The views of entities ``nodes [B]`` (rows of ``inputs``): ``{view: [B, hidden]}`` and ``'fused'``
+        ``[B, V hidden]``. ``structure`` is :meth:`structure`'s output, when already computed."""
+        out = {}
+        for view, lin in self.proj.items():
+            if view == STRUCTURE_VIEW:
+                h = self.structure(inputs) if structure is None else structure
+                out[view] = lin(h.index_select(0, nodes))
+            else:
+                out[view] = lin(inputs.features[view].index_select(0, nodes))
+        weights = torch.softmax(self.fusion, 0)
+        out[FUSED_VIEW] = torch.cat([w * F.normalize(z, dim=-1) for w, z in zip(weights, out.values())], dim=-1)
+        return out
+
+    @torch.no_grad()
+    def embed(self, inputs: AlignerInputs, chunk: int = 65536) -> tuple[Tensor, Tensor]:
+        """The fused embeddings of every entity, L2-normalised: ``([N_src, D], [N_tgt, D])``."""
+        was_training = self.training
+        self.eval()
+        structure = self.structure(inputs)
+        num_nodes = inputs.num_src + inputs.num_tgt
+        device = next(self.parameters()).device
+        parts = [self(inputs, torch.arange(s, min(s + chunk, num_nodes), device=device), structure)[FUSED_VIEW]
+                 for s in range(0, num_nodes, chunk)]
+        self.train(was_training)
+        z = F.normalize(torch.cat(parts), dim=-1)
+        return z[:inputs.num_src], z[inputs.num_src:]
+
+
+def _mean_operator(graph: BipartiteCSR) -> Tensor:
+    """The row-normalised adjacency ``[num_dst, num_src]`` (sparse CSR): each row averages its sources."""
+    degree = (graph.rowptr[1:] - graph.rowptr[:-1]).clamp(min=1)
+    values = 1.0 / degree.index_select(0, graph.dst).float()
+    return csr_tensor(graph.rowptr, graph.src, values, (graph.num_dst, graph.num_src))
+
+
+class TrainingLog(NamedTuple):
+    """What :func:`train_aligner` did: the loss of every step, the seed pairs it trained on at the end
+    ``[2, S']`` (the given seeds, then those iterative learning added), and the count after every round."""
+    loss: list[float]
+    pairs: Tensor
+    rounds: list[int]
+
+
+def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor) -> Tensor:
+    """Mutual nearest neighbours (fused cosine) among the entities no pair of ``pairs`` covers: ``[2, P]``."""
+    src, tgt = model.embed(inputs)
+    free_src = torch.ones(inputs.num_src, dtype=torch.bool, device=src.device)
+    free_tgt = torch.ones(inputs.num_tgt, dtype=torch.bool, device=src.device)
+    free_src[pairs[0]] = False
+    free_tgt[pairs[1]] = False
+    rows, cols = free_src.nonzero().view(-1), free_tgt.nonzero().view(-1)
+    mnn = ops.mutual_nn(src[rows], tgt[cols])
+    return torch.stack([rows[mnn.row], cols[mnn.col]])
+
+
+def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor, *, steps: int = 100,
+                  lr: float = 0.005, weight_decay: float = 0.0, batch_size: int = 1024, temperature: float = 0.1,
+                  refine_every: int = 0, seed: int = 0, progress: bool = True) -> TrainingLog:
+    r"""Trains ``model`` on ``seeds [2, S]`` (``(src id, tgt id)``, local ids) with InfoNCE on the fused view.
+
+    Each step takes the next ``batch_size`` pairs of a shuffled pass over the pairs; its loss is
+    :func:`bidirectional_info_nce` (negatives: the batch's other entities of both KGs) of the fused embeddings,
+    through which every view learns. With ``refine_every > 0``, iterative learning: before steps
+    ``refine_every``, ``2 refine_every``, ..., the mutual nearest neighbours among the entities no pair covers
+    join the pairs. The gold links are never seen. AdamW; ``seed`` fixes the shuffles. Returns a
+    :class:`TrainingLog` (``loss`` per step).
+    """
+    if seeds.dim() != 2 or seeds.size(0) != 2:
+        raise ValueError(f'seeds must be [2, S], got {tuple(seeds.shape)}')
+    if seeds.size(1) < 2:
+        raise ValueError(f'training the aligner needs at least 2 seed pairs, got {seeds.size(1)}')
+    for i, (name, n) in enumerate((('src', inputs.num_src), ('tgt', inputs.num_tgt))):
+        if int(seeds[i].min()) < 0 or int(seeds[i].max()) >= n:
+            raise ValueError(f'seeds[{i}] holds ids outside [0, {n}) of the {name} KG')
+    device = next(model.parameters()).device
+    pairs = seeds.to(device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    losses, rounds = [], []
+    order, cursor = torch.empty(0, dtype=torch.long), 0
+    # without attention the propagated features have no parameters: compute them once
+    fixed_structure = None if model.attention else model.structure(inputs)
+    model.train()
+    bar = tqdm(range(steps), desc='aligner', disable=not progress, leave=False)
+    for step in bar:
+        if refine_every > 0 and step > 0 and step % refine_every == 0:
+            new = _free_mutual_nn(model, inputs, pairs)
+            pairs = torch.cat([pairs, new], dim=1)
+            rounds.append(pairs.size(1))
+            order, cursor = torch.empty(0, dtype=torch.long), 0  # a fresh pass over all pairs
+            log.debug('step %d: iterative learning added %d pairs (%d in all)', step, new.size(1), pairs.size(1))
+        if cursor >= order.numel():
+            order, cursor = torch.randperm(pairs.size(1), generator=gen), 0
+        batch = pairs[:, order[cursor:cursor + batch_size].to(device)]
+        cursor += batch_size
+        if batch.size(1) < 2:  # a lone pair left at the end of a pass has no negatives: start a new pass
+            continue
+        nodes = torch.cat([batch[0], batch[1] + inputs.num_src])
+        fused = model(inputs, nodes, fixed_structure)[FUSED_VIEW]
+        loss = bidirectional_info_nce(fused[:batch.size(1)], fused[batch.size(1):], temperature)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f'{losses[-1]:.3f}', pairs=pairs.size(1))
+    model.eval()
+    return TrainingLog(losses, pairs.cpu(), rounds)

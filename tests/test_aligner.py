@@ -1,0 +1,143 @@
+"""The downstream aligner: its attention layer against a dense reference, its inputs, and that training on
+pseudo seeds clearly beats the untrained name features on a synthetic pair."""
+import copy
+
+import pytest
+import torch
+from pair_factory import random_pair
+
+from psqe_pyg.data import generate_synthetic_pair
+from psqe_pyg.nn import BipartiteCSR, MultiModalAligner, NeighborAttention, aligner_inputs, train_aligner
+from psqe_pyg.pipeline import AlignerConfig, names_only, train_and_evaluate
+from psqe_pyg.transforms import VisualPivot, get_seeds
+
+
+def _dense_neighbor_attention(x, att_src, att_dst, src, dst, num_dst, slope=0.2):
+    """out_i = mean_h sum_j softmax_j(leaky(a_h x_i + b_h x_j)) x_j with a dense masked softmax."""
+    logits = torch.full((att_src.size(1), num_dst, x.size(0)), float('-inf'), dtype=x.dtype)
+    for e in range(src.numel()):
+        i, j = int(dst[e]), int(src[e])
+        logits[:, i, j] = torch.nn.functional.leaky_relu(x[i] @ att_dst + x[j] @ att_src, slope)
+    alpha = torch.softmax(logits, dim=-1).nan_to_num(0.0)  # rows without edges give 0
+    return (alpha @ x).mean(dim=0)
+
+
+@pytest.mark.parametrize('n, e, heads, channels', [(1, 1, 1, 3), (7, 20, 2, 5), (30, 90, 3, 16)])
+def test_neighbor_attention_matches_dense_reference(n, e, heads, channels):
+    gen = torch.Generator().manual_seed(n + e)
+    src = torch.randint(0, n, (e, ), generator=gen)
+    dst = torch.randint(0, n, (e, ), generator=gen)
+    key = torch.unique(torch.cat([dst * n + src, torch.arange(n) * (n + 1)]))  # distinct edges + self loops
+    src, dst = key % n, key // n
+    x = torch.randn(n, channels, generator=gen, dtype=torch.float64, requires_grad=True)
+    layer = NeighborAttention(channels, heads).double()
+    graph = BipartiteCSR.build(src, dst, n, n)
+    out = layer(x, torch.arange(n), graph)
+    ref = _dense_neighbor_attention(x, layer.att_src, layer.att_dst, src, dst, n)
+    torch.testing.assert_close(out, ref)
+    w = torch.randn(n, channels, generator=gen, dtype=torch.float64)
+    grads = torch.autograd.grad((out * w).sum(), [x, layer.att_src, layer.att_dst])
+    ref_grads = torch.autograd.grad((ref * w).sum(), [x, layer.att_src, layer.att_dst])
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r)
+
+
+def test_aligner_inputs_stack_normalise_and_leave_the_pair_alone():
+    data = random_pair(12, 10, modalities=('x_img', 'x_name', 'x_rel'))
+    before = copy.deepcopy(data)
+    inputs = aligner_inputs(data)
+    assert set(inputs.features) == {'img', 'name', 'rel'}
+    assert (inputs.num_src, inputs.num_tgt) == (12, 10)
+    assert inputs.features['name'].shape == (22, 16)
+    torch.testing.assert_close(inputs.features['name'].norm(dim=1), torch.ones(22))
+    no_img = ~torch.cat([data['src'].img_mask, data['tgt'].img_mask])
+    assert no_img.any() and (inputs.features['img'][no_img] == 0).all()
+    assert inputs.structure is inputs.features['name']
+    assert inputs.graph.num_src == 22 and inputs.graph.src.numel() >= 22  # self loops at least
+    for nt in ('src', 'tgt'):
+        for key in ('x_img', 'x_name', 'x_rel'):
+            assert torch.equal(data[nt][key], before[nt][key])
+
+
+def test_aligner_inputs_errors_name_the_tensor():
+    data = random_pair(8, 8, modalities=('x_name', ))
+    del data['tgt'].x_name
+    with pytest.raises(ValueError, match=r"data\['tgt'\]\.x_name is missing"):
+        aligner_inputs(data)
+    data = random_pair(8, 8, modalities=())
+    with pytest.raises(ValueError, match='no entity features'):
+        aligner_inputs(data)
+
+
+def test_train_aligner_rejects_bad_seeds():
+    inputs = aligner_inputs(random_pair(8, 6))
+    model = MultiModalAligner.for_inputs(inputs, hidden=8)
+    with pytest.raises(ValueError, match=r'\[2, S\]'):
+        train_aligner(model, inputs, torch.zeros(3, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match='at least 2'):
+        train_aligner(model, inputs, torch.zeros(2, 1, dtype=torch.long))
+    with pytest.raises(ValueError, match=r'seeds\[1\] holds ids outside \[0, 6\)'):
+        train_aligner(model, inputs, torch.tensor([[0, 1], [2, 6]]))
+
+
+@pytest.fixture(scope='module')
+def seeded_pair():
+    """A synthetic pair with noisy names (names alone are far from perfect) and 150 pivot seeds."""
+    data = generate_synthetic_pair(800, name_noise=0.25, seed=3)
+    return VisualPivot(150)(data)
+
+
+def test_aligner_clearly_beats_untrained_names(seeded_pair):
+    floor = names_only(seeded_pair, csls_k=None)['cosine']['mean']['hits@1']
+    config = AlignerConfig(hidden=32, steps=60, batch_size=256, refine_every=20)
+    result = train_and_evaluate(seeded_pair, config, csls_k=None, progress=False)
+    hits1 = result['cosine']['mean']['hits@1']
+    assert hits1 >= floor + 0.05, (floor, hits1)
+    assert result['one_to_one_hits@1'] >= hits1 - 0.02
+    training = result['training']
+    assert training['seeds'] == 150 and training['final_pairs'] > 150  # iterative learning added pairs
+    assert training['rounds'] == sorted(training['rounds']) and len(training['rounds']) == 2
+    assert abs(sum(training['fusion_weights'].values()) - 1) < 1e-6
+
+
+def test_aligner_is_reproducible_and_reads_no_gold(seeded_pair):
+    config = AlignerConfig(hidden=16, steps=12, batch_size=64, refine_every=6)
+    first = train_and_evaluate(seeded_pair, config, csls_k=None, seed=5, progress=False)
+    scrambled = copy.copy(seeded_pair)
+    # the same pair with the train links dropped: training never reads gold links, only evaluation
+    # reads the test ones, so nothing changes
+    store = scrambled['src', 'same_as', 'tgt']
+    keep = store.test_mask
+    scrambled['src', 'same_as', 'tgt'].edge_index = store.edge_index[:, keep]
+    scrambled['src', 'same_as', 'tgt'].test_mask = keep[keep]
+    scrambled['src', 'same_as', 'tgt'].train_mask = ~keep[keep]
+    second = train_and_evaluate(scrambled, config, csls_k=None, seed=5, progress=False)
+    assert first['cosine'] == second['cosine']
+    assert first['training']['loss'] == second['training']['loss']
+    other = train_and_evaluate(seeded_pair, config, csls_k=None, seed=6, progress=False)
+    assert other['training']['loss'] != first['training']['loss']
+
+
+def test_no_iterative_learning_keeps_the_seeds(seeded_pair):
+    inputs = aligner_inputs(seeded_pair)
+    model = MultiModalAligner.for_inputs(inputs, hidden=8, num_layers=1, attention=True)
+    seeds = get_seeds(seeded_pair).edge_index
+    log = train_aligner(model, inputs, seeds, steps=3, batch_size=64, refine_every=0, progress=False)
+    assert torch.equal(log.pairs, seeds) and log.rounds == [] and len(log.loss) == 3
+    src, tgt = model.embed(inputs)
+    assert list(model.proj) == ['graph', 'img', 'name', 'attr', 'rel']
+    assert src.shape == (seeded_pair['src'].num_nodes, 5 * 8) and tgt.size(0) == seeded_pair['tgt'].num_nodes
+    torch.testing.assert_close(src.norm(dim=1), torch.ones(src.size(0)))
+
+
+def test_mean_propagation_matches_dense_reference():
+    inputs = aligner_inputs(random_pair(9, 7, avg_degree=2.0))
+    model = MultiModalAligner.for_inputs(inputs, hidden=4, num_layers=2, attention=False)
+    assert len(model.layers) == 0  # nothing to learn in the propagation
+    n = inputs.num_src + inputs.num_tgt
+    adj = torch.zeros(n, n)
+    adj[inputs.graph.dst, inputs.graph.src] = 1.0
+    assert adj.diagonal().all()  # self loops
+    mean = adj / adj.sum(dim=1, keepdim=True)
+    x = inputs.structure
+    torch.testing.assert_close(model.structure(inputs), torch.cat([x, mean @ x, mean @ mean @ x], dim=1))
