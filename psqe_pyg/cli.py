@@ -21,6 +21,14 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--num-entities', type=int, default=None, help='size of the synthetic pair')
 
 
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """The options of the commands that run seed generation."""
+    p.add_argument('--name-ngram-attrs', default='auto', choices=['auto', 'yes', 'no'],
+                   help='character n-gram name hashes as x_attr (auto: only for pairs without attribute '
+                        'features, the stand-in of DESIGN §7)')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
+
+
 def _load(args: argparse.Namespace):
     from psqe_pyg.datasets import load_dataset
     kwargs = {}
@@ -124,7 +132,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     from psqe_pyg.pipeline import AlignerConfig, train_and_evaluate
     from psqe_pyg.report import generate_seeds
     data = _load(args)
-    seeded, stages, timings = generate_seeds(data, args.seeds, budget=args.budget, seed=args.seed,
+    seeded, _, timings = generate_seeds(data, args.seeds, budget=args.budget, seed=args.seed,
                                              progress=not args.quiet, epochs=args.psqe_epochs)
     config = AlignerConfig(steps=args.steps, refine_every=args.refine_every, hidden=args.hidden)
     device = args.device if args.device != 'auto' else 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -158,10 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', default=None, help='write the report as JSON to this file')
     p.add_argument('--plot', default=None, help='write the coverage plot (PNG) to this file')
-    p.add_argument('--name-ngram-attrs', default='auto', choices=['auto', 'yes', 'no'],
-                   help='character n-gram name hashes as x_attr (auto: only for pairs without attribute '
-                        'features, the stand-in of DESIGN §7)')
-    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    _add_run_args(p)
     p.set_defaults(func=cmd_seeds)
 
     p = sub.add_parser('align', help='pseudo seeds, then an aligner trained on them, evaluated on the test links')
@@ -176,10 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--device', default='auto', help="'cpu', 'cuda', 'cuda:1', ... (auto: cuda when available)")
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', default=None, help='write the full result as JSON to this file')
-    p.add_argument('--name-ngram-attrs', default='auto', choices=['auto', 'yes', 'no'],
-                   help='character n-gram name hashes as x_attr (auto: only for pairs without attribute '
-                        'features)')
-    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    _add_run_args(p)
     p.set_defaults(func=cmd_align)
     return parser
 
