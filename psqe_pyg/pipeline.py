@@ -23,7 +23,7 @@ class AlignerConfig:
     heads: int = 2
     num_layers: int = 2
     attention: bool = False
-    steps: int = 100
+    steps: int = 200
     lr: float = 0.005
     weight_decay: float = 0.0
     batch_size: int = 1024
