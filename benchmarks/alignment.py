@@ -50,7 +50,8 @@ SEED_SETUPS = {
     'psqe_no_clustering': ('psqe', {'num_clusters': 0}, 'stage3_correction'),
 }
 
-ROWS = [*SEED_SETUPS, 'pivot_no_il', 'psqe_no_il']
+NO_IL_SETUPS = ('pivot', 'psqe')  # also trained without iterative learning, as '<set-up>_no_il'
+ROWS = [*SEED_SETUPS, *(f'{setup}_no_il' for setup in NO_IL_SETUPS)]
 log = logging.getLogger('alignment')
 
 
@@ -105,7 +106,7 @@ def run_dataset(spec: str, args) -> dict:
     start = time.perf_counter()
     rows = {'names': {**names_only(data), 'wall_s': time.perf_counter() - start}}
     runs = [(setup, setup, AlignerConfig()) for setup in sets]
-    runs += [(f'{setup}_no_il', setup, AlignerConfig(refine_every=0)) for setup in ('pivot', 'psqe')]
+    runs += [(f'{setup}_no_il', setup, AlignerConfig(refine_every=0)) for setup in NO_IL_SETUPS]
     runs = [run for run in runs if run[0] in args.rows]
     for name, setup, config in runs:
         seeds, seed_s = sets[setup]
