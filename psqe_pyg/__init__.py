@@ -10,7 +10,10 @@ def __getattr__(name: str):
     # Submodules load on first use, so `import psqe_pyg` stays cheap.
     if name in _SUBMODULES:
         return importlib.import_module(f'{__name__}.{name}')
+    if name == 'PSQETransform':
+        from psqe_pyg.transforms import PSQETransform
+        return PSQETransform
     raise AttributeError(f"module 'psqe_pyg' has no attribute '{name}'")
 
 
-__all__ = ['__version__', *_SUBMODULES]
+__all__ = ['__version__', 'PSQETransform', *_SUBMODULES]

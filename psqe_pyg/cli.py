@@ -10,8 +10,9 @@ log = logging.getLogger('psqe_pyg')
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--dataset', default='synthetic',
-                   help="'synthetic' (default, built in), 'DBP15K/<zh_en|ja_en|fr_en>' or "
-                        "'SRPRS/<en_fr|en_de|dbp_wd>'")
+                   help="'synthetic' (default, built in), 'DBP15K/<zh_en|ja_en|fr_en>', "
+                        "'SRPRS/<en_fr|en_de|dbp_wd|dbp_yg>' or the folder of your own KG pair "
+                        "(OpenEA or id layout, see README)")
     p.add_argument('--root', default=None, help='folder holding DBP15K/ and SRPRS/ (e.g. ../shared/data)')
     p.add_argument('--cache-dir', default=None, help='where processed datasets are cached')
     p.add_argument('--name-encoder', default=None, choices=['auto', 'minilm', 'hash'],

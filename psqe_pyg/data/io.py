@@ -8,12 +8,17 @@ newline and ``\r\n`` line ends are all accepted.
 
 Formats (all UTF-8, tab separated):
 
-* entity ids ``ent_ids_1/2``: ``id<TAB>uri`` (ids are global: KG1 and KG2 ids are disjoint);
+* entity ids ``ent_ids_1/2``: ``id<TAB>uri`` (ids of each KG; DBP15K / SRPRS number both KGs
+  in one global space, other releases may number each KG from 0);
 * relation triples ``triples_1/2``: ``head<TAB>relation<TAB>tail`` (global entity ids);
 * links ``ill_ent_ids`` / ``ref_ent_ids`` / ``sup_ent_ids``: ``id1<TAB>id2`` (KG1 id, KG2 id);
 * relation ids ``rel_ids_1/2`` (RSN/SRPRS): ``id<TAB>relation uri``;
 * attribute names ``training_attrs_1/2`` (SRPRS): ``uri<TAB>attr<TAB>attr...``;
-* translated names ``translated_ent_name/*.json``: ``[[global_id, [token, ...]], ...]``.
+* translated names ``translated_ent_name/*.json``: ``[[global_id, [token, ...]], ...]``;
+* entity names ``ent_names_1/2``: ``entity<TAB>name`` (entity as in the layout's entity column);
+* OpenEA ``rel_triples_1/2`` / ``attr_triples_1/2``: ``head<TAB>relation<TAB>tail`` /
+  ``entity<TAB>attribute<TAB>value`` with entities as strings, and ``ent_links``:
+  ``entity1<TAB>entity2``.
 
 The image-feature pickles live in :mod:`psqe_pyg.data.images`.
 """
@@ -22,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Iterator, Mapping
 from urllib.parse import unquote
 
 import numpy as np
@@ -36,6 +41,9 @@ __all__ = [
     'read_entity_ids',
     'read_triples',
     'read_links',
+    'read_names',
+    'read_string_triples',
+    'count_blank_lines',
     'read_rel_ids',
     'read_attrs',
     'read_translated_names',
@@ -66,16 +74,36 @@ def check_file(path: PathLike, purpose: str) -> Path:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    r"""Yields ``(1-based line number, line without its line end)``, skipping blank lines."""
-    try:
-        with open(path, encoding='utf-8', newline='') as f:
-            for i, line in enumerate(f, start=1):
-                line = line.rstrip('\n').rstrip('\r')
-                if line.strip() == '':
-                    continue
-                yield i, line
-    except UnicodeDecodeError as e:
-        raise DataFormatError(path, None, f'not valid UTF-8 text ({e})') from None
+    r"""Yields ``(1-based line number, line without its line end)``, skipping blank lines.
+
+    Raises on binary data (a NUL byte) and on bytes that are not UTF-8, naming the line; a UTF-8
+    byte-order mark at the start of the file is dropped."""
+    with open(path, 'rb') as f:
+        for i, raw in enumerate(f, start=1):
+            if b'\0' in raw:
+                raise DataFormatError(path, i, 'binary data (a NUL byte): expected UTF-8 text')
+            try:
+                line = raw.decode('utf-8')
+            except UnicodeDecodeError as e:
+                raise DataFormatError(
+                    path, i, f'not valid UTF-8 text (byte {raw[e.start:e.start + 1]!r} at '
+                    f'column {e.start + 1})') from None
+            if i == 1:
+                line = line.removeprefix('\ufeff')
+            line = line.rstrip('\n').rstrip('\r')
+            if line.strip() == '':
+                continue
+            yield i, line
+
+
+def count_blank_lines(path: PathLike) -> int:
+    r"""The number of blank lines in a text file (the only lines the readers skip)."""
+    with open(path, 'rb') as f:
+        raw = f.read()
+    lines = raw.split(b'\n')
+    if lines and lines[-1] == b'':
+        lines.pop()
+    return sum(1 for line in lines if not line.strip())
 
 
 def _fast_int_table(path: Path, ncols: int) -> np.ndarray | None:
@@ -139,23 +167,34 @@ def _all_in(values: np.ndarray, keys) -> bool:
 
 
 class EntityTable:
-    r"""The entities of one KG as read from an ``id<TAB>uri`` file.
+    r"""The entities of one KG as read from its files.
 
     Attributes:
-        path (Path): the file.
-        file_id (LongTensor): ``[N]`` global ids in file order; local id ``i`` is row ``i``.
-        uri (list[str]): the second column, in file order.
-        index (dict[int, int]): global id -> local id.
-        line (list[int]): the 1-based line of each entity in the file.
+        path (Path): the file that lists them (``ent_ids_k``, or ``rel_triples_k`` in the OpenEA
+            layout, where entities are the strings of the triples).
+        file_id (LongTensor): ``[N]`` ids in file order; local id ``i`` is row ``i``.
+        uri (list[str]): the entity as written (the ``ent_ids`` URI / label, or the OpenEA string).
+        index (dict[int, int]): file id -> local id.
+        line (list[int]): the 1-based line where each entity first appears.
+        source (str): where the entities come from, for error messages.
     """
 
     def __init__(self, path: Path, file_id: list[int], uri: list[str],
-                 line: list[int] | None = None):
+                 line: list[int] | None = None, source: str | None = None):
         self.path = path
         self.file_id = torch.tensor(file_id, dtype=torch.long)
         self.uri = uri
         self.index = {g: i for i, g in enumerate(file_id)}
         self.line = line if line is not None else list(range(1, len(uri) + 1))
+        self.source = source if source is not None else str(path)
+        self._by_uri: dict[str, int] | None = None
+
+    @property
+    def by_uri(self) -> dict[str, int]:
+        r"""Entity string -> file id (the OpenEA layout names entities by string)."""
+        if self._by_uri is None:
+            self._by_uri = {u: g for u, g in zip(self.uri, self.file_id.tolist())}
+        return self._by_uri
 
     def __len__(self) -> int:
         return len(self.uri)
@@ -239,53 +278,129 @@ def read_links(
     purpose: str = 'entity links (id1<TAB>id2)',
     one_to_one: bool = True,
     with_lines: bool = False,
+    by: str = 'id',
 ) -> Tensor | tuple[Tensor, list[int]]:
-    r"""Reads ``id1<TAB>id2`` links (KG1 global id, KG2 global id).
+    r"""Reads ``id1<TAB>id2`` links (KG1 entity, KG2 entity).
 
     Raises on a link to an entity unknown to its KG, on a duplicate link and, when
     :obj:`one_to_one`, on an entity that appears in two links (gold links are one-to-one).
 
+    Args:
+        by: ``'id'``: the columns are integer file ids; ``'uri'``: they are entity strings as in
+            the OpenEA layout (then :obj:`src` and :obj:`tgt` must be :class:`EntityTable` s).
+
     Returns:
-        LongTensor ``[L, 2]`` of global ids in file order (and, with :obj:`with_lines`, the
+        LongTensor ``[L, 2]`` of file ids in file order (and, with :obj:`with_lines`, the
         1-based line of each link).
     """
+    if by not in ('id', 'uri'):
+        raise ValueError(f"read_links: by must be 'id' or 'uri', got {by!r}")
     path = check_file(path, purpose)
-    src_index = src.index if isinstance(src, EntityTable) else src
-    tgt_index = tgt.index if isinstance(tgt, EntityTable) else tgt
+    tables = (src, tgt)
+    if by == 'uri':
+        if not all(isinstance(t, EntityTable) for t in tables):
+            raise TypeError("read_links(by='uri') needs the EntityTable of both KGs")
+        keys = [t.by_uri for t in tables]
+    else:
+        keys = [t.index if isinstance(t, EntityTable) else t for t in tables]
+    layout = 'id1<TAB>id2' if by == 'id' else 'entity1<TAB>entity2'
     rows: list[tuple[int, int]] = []
-    seen1: dict[int, tuple[int, int]] = {}  # KG1 id -> (KG2 id, line)
-    seen2: dict[int, tuple[int, int]] = {}  # KG2 id -> (KG1 id, line)
-    pairs: dict[tuple[int, int], int] = {}
+    seen: list[dict] = [{}, {}]  # per side: entity -> (partner, line)
+    pairs: dict[tuple, int] = {}
     lines: list[int] = []
     for lineno, line in _lines(path):
-        a, b = _split(path, lineno, line, 2, 'id1<TAB>id2')
-        a = _int(path, lineno, a, 'KG1 entity id')
-        b = _int(path, lineno, b, 'KG2 entity id')
-        if src_index is not None and a not in src_index:
-            raise DataFormatError(path, lineno,
-                                  f'link to unknown entity: {a} is not a KG1 entity id')
-        if tgt_index is not None and b not in tgt_index:
-            raise DataFormatError(path, lineno,
-                                  f'link to unknown entity: {b} is not a KG2 entity id')
+        ends = _split(path, lineno, line, 2, layout)
+        if by == 'id':
+            ends = [_int(path, lineno, e, f'KG{k} entity id') for k, e in ((1, ends[0]),
+                                                                           (2, ends[1]))]
+        a, b = ends
+        for k, (e, table, key) in enumerate(zip(ends, tables, keys), start=1):
+            if key is None or e in key:
+                continue
+            if by == 'id':
+                raise DataFormatError(path, lineno,
+                                      f'link to unknown entity: {e} is not a KG{k} entity id')
+            raise DataFormatError(path, lineno, f'link to unknown entity: {e[:120]!r} is not a '
+                                  f'KG{k} entity (it is in no line of {table.source})')
         if (a, b) in pairs:
-            raise DataFormatError(path, lineno,
-                                  f'duplicate link {a} -> {b} (first on line {pairs[a, b]})')
+            raise DataFormatError(path, lineno, f'duplicate link {a} -> {b} (first on line '
+                                  f'{pairs[a, b]})')
         pairs[a, b] = lineno
         if one_to_one:
-            if a in seen1:
-                raise DataFormatError(
-                    path, lineno, f'KG1 entity {a} is linked twice (also to {seen1[a][0]} on '
-                    f'line {seen1[a][1]}); links must be one-to-one')
-            if b in seen2:
-                raise DataFormatError(
-                    path, lineno, f'KG2 entity {b} is linked twice (also to {seen2[b][0]} on '
-                    f'line {seen2[b][1]}); links must be one-to-one')
-        seen1.setdefault(a, (b, lineno))
-        seen2.setdefault(b, (a, lineno))
-        rows.append((a, b))
+            for k, (e, other) in enumerate(((a, b), (b, a)), start=1):
+                if e in seen[k - 1]:
+                    partner, first = seen[k - 1][e]
+                    raise DataFormatError(
+                        path, lineno, f'KG{k} entity {e} is linked twice (also to {partner} on '
+                        f'line {first}); links must be one-to-one')
+        seen[0].setdefault(a, (b, lineno))
+        seen[1].setdefault(b, (a, lineno))
+        rows.append((a, b) if by == 'id' else (keys[0][a], keys[1][b]))
         lines.append(lineno)
     out = torch.tensor(rows, dtype=torch.long) if rows else torch.empty(0, 2, dtype=torch.long)
     return (out, lines) if with_lines else out
+
+
+def read_string_triples(
+    path: PathLike,
+    columns: tuple[str, str, str] = ('head', 'relation', 'tail'),
+    purpose: str = 'relation triples (head<TAB>relation<TAB>tail)',
+    allow_empty_last: bool = False,
+) -> tuple[list[tuple[str, str, str]], list[int]]:
+    r"""Reads three tab-separated string columns (OpenEA ``rel_triples`` / ``attr_triples``).
+
+    Every field must be non-empty, except the last one with :obj:`allow_empty_last` (an attribute
+    value may be the empty string).
+
+    Returns:
+        ``(rows, lines)``: the triples in file order and the 1-based line of each.
+    """
+    path = check_file(path, purpose)
+    layout = '<TAB>'.join(columns)
+    rows: list[tuple[str, str, str]] = []
+    lines: list[int] = []
+    for lineno, line in _lines(path):
+        cols = _split(path, lineno, line, 3, layout)
+        for k, (name, value) in enumerate(zip(columns, cols)):
+            if value.strip() == '' and not (allow_empty_last and k == 2):
+                raise DataFormatError(path, lineno, f'empty {name} in column {k + 1} (expected '
+                                      f'{layout})')
+        rows.append((cols[0], cols[1], cols[2]))
+        lines.append(lineno)
+    return rows, lines
+
+
+def read_names(
+    path: PathLike,
+    entities: EntityTable,
+    by: str = 'id',
+    purpose: str = 'entity names (entity<TAB>name)',
+) -> dict[int, str]:
+    r"""Reads an ``ent_names_k`` file: ``entity<TAB>name``, the entity written as in the layout's
+    entity column (an integer id for :obj:`by` ``'id'``, the entity string for ``'uri'``).
+
+    Raises on an entity that is not in :obj:`entities` and on an entity named twice. Entities
+    without a line keep no name here (the caller falls back to the URI).
+
+    Returns:
+        ``{local id: name}``.
+    """
+    path = check_file(path, purpose)
+    first: dict[int, int] = {}
+    out: dict[int, str] = {}
+    for lineno, line in _lines(path):
+        e, name = _split(path, lineno, line, 2, 'entity<TAB>name')
+        g = _int(path, lineno, e, 'entity id') if by == 'id' else entities.by_uri.get(e)
+        i = entities.index.get(g) if g is not None else None
+        if i is None:
+            raise DataFormatError(path, lineno, f'entity {e[:120]!r} is not an entity of this KG '
+                                  f'(it is in no line of {entities.source})')
+        if i in first:
+            raise DataFormatError(path, lineno,
+                                  f'entity {e[:120]!r} named twice (first on line {first[i]})')
+        first[i] = lineno
+        out[i] = name.strip()
+    return out
 
 
 def read_rel_ids(path: PathLike,
@@ -400,6 +515,3 @@ def uri_local_name(uri: str) -> str:
     s = unquote(s)
     return ' '.join(s.replace('_', ' ').split())
 
-
-def names_from_tokens(tokens: Sequence[str]) -> str:
-    return ' '.join(tokens)

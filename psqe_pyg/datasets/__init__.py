@@ -3,9 +3,10 @@ r"""KG-pair datasets (PyG :class:`~torch_geometric.data.InMemoryDataset` s of on
 
 =====================================  =====================================================
 :class:`DBP15K`                        zh_en, ja_en, fr_en (JAPE / GCN-Align / MCLEA layout)
-:class:`SRPRS`                         en_fr, en_de, dbp_wd 15K V1 (RSN layout)
+:class:`SRPRS`                         en_fr, en_de, dbp_wd, dbp_yg 15K V1 (RSN layout)
+:class:`KGPairFolder`                  your own pair: a folder in the OpenEA or the id layout
 :class:`SyntheticKGPair`               a generated pair with known truth (the default data)
-:func:`load_dataset`                   ``'DBP15K/zh_en'``, ``'SRPRS/en_fr'``, ``'synthetic'``
+:func:`load_dataset`                   ``'DBP15K/zh_en'``, ``'SRPRS/en_fr'``, ``'synthetic'``, a folder
 :func:`dataset_summary`                counts and modalities of a pair (``psqe-pyg info``)
 =====================================  =====================================================
 """
@@ -20,6 +21,7 @@ from psqe_pyg.data.pair import REL, SAME_AS, SIDES
 
 from .base import CACHE_ENV, KGPairDataset
 from .dbp15k import DBP15K
+from .folder import KGPairFolder
 from .srprs import SRPRS
 from .synthetic import SyntheticKGPair
 
@@ -28,6 +30,7 @@ __all__ = [
     'DATA_ENV',
     'DBP15K',
     'KGPairDataset',
+    'KGPairFolder',
     'SRPRS',
     'SyntheticKGPair',
     'dataset_summary',
@@ -44,23 +47,29 @@ def valid_specs() -> list[str]:
             ['synthetic'])
 
 
-def load_dataset(spec: str, root: str | os.PathLike | None = None, **kwargs: Any) -> HeteroData:
-    r"""Loads a KG pair by name and returns its :class:`HeteroData`.
+def load_dataset(spec: str | os.PathLike, root: str | os.PathLike | None = None,
+                 **kwargs: Any) -> HeteroData:
+    r"""Loads a KG pair by name or from a folder and returns its :class:`HeteroData`.
 
     Args:
-        spec: ``'DBP15K/<zh_en|ja_en|fr_en>'``, ``'SRPRS/<en_fr|en_de|dbp_wd>'`` or ``'synthetic'``
-            (case-insensitive; ``'SRPRS/en_fr_15k_V1'`` also works).
+        spec: ``'DBP15K/<zh_en|ja_en|fr_en>'``, ``'SRPRS/<en_fr|en_de|dbp_wd|dbp_yg>'``,
+            ``'synthetic'`` (case-insensitive; ``'SRPRS/en_fr_15k_V1'`` also works), or the path
+            of a folder holding a pair in the OpenEA or the id layout (:class:`KGPairFolder`; a
+            registered name wins over a folder of the same name: write ``./DBP15K/zh_en``).
         root: the folder that holds ``DBP15K/`` and ``SRPRS/`` (default: ``$PSQE_PYG_DATA``);
-            ignored for ``'synthetic'``.
+            ignored for ``'synthetic'`` and folders.
         **kwargs: passed to the dataset class (e.g. ``name_encoder='hash'``,
-            ``image_features=...``, ``split_seed=1``; for synthetic ``num_entities=...``,
-            ``seed=...``).
+            ``image_features=...``, ``split_seed=1``; for folders ``fold=...``; for synthetic
+            ``num_entities=...``, ``seed=...``).
 
     Raises:
         ValueError: unknown spec (the message lists the valid ones) or no root.
+        FileNotFoundError: a path that is no folder, or a folder that matches no layout.
     """
+    if isinstance(spec, os.PathLike):
+        return KGPairFolder(spec, **kwargs)[0]
     if not isinstance(spec, str):
-        raise TypeError(f'dataset spec must be a string, got {type(spec).__name__}')
+        raise TypeError(f'dataset spec must be a string or a path, got {type(spec).__name__}')
     valid = valid_specs()
     norm = spec.strip().replace('\\', '/').strip('/')
     family, _, sub = norm.partition('/')
@@ -82,7 +91,13 @@ def load_dataset(spec: str, root: str | os.PathLike | None = None, **kwargs: Any
                     f'DBP15K/ and SRPRS/) or set ${DATA_ENV}')
             cls = DBP15K if family == 'dbp15k' else SRPRS
             return cls(root, sub_l, **kwargs)[0]
-    raise ValueError(f'unknown dataset {spec!r}; valid: {", ".join(valid)}')
+    if os.path.isdir(spec):
+        return KGPairFolder(spec, **kwargs)[0]
+    if os.path.exists(spec) or os.sep in spec or spec.startswith('.'):
+        raise FileNotFoundError(f'{spec}: not a folder (expected a folder holding a KG pair, or '
+                                f'one of: {", ".join(valid)})')
+    raise ValueError(f'unknown dataset {spec!r}; valid: {", ".join(valid)}, or a folder holding '
+                     'a KG pair (OpenEA or id layout)')
 
 
 def dataset_summary(data: HeteroData) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import os
 import os.path as osp
 import re
@@ -14,15 +15,16 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData, InMemoryDataset
+from torch_geometric.transforms import BaseTransform, Compose
 
 from psqe_pyg.data.images import file_digest
 from psqe_pyg.data.io import check_file
 
-__all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION']
+__all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION', 'transform_description', 'transform_key']
 
 CACHE_ENV = 'PSQE_PYG_CACHE'
 # Bumped whenever the processed layout or the feature builders change, so old caches are ignored.
-PROCESSED_VERSION = 1
+PROCESSED_VERSION = 2
 
 
 def _writable(path: str) -> bool:
@@ -38,10 +40,61 @@ def _short_hash(text: str) -> str:
     return hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]
 
 
+def transform_description(obj) -> str:
+    r"""A stable text that names a transform and EVERY argument it was built with.
+
+    In order of preference: the constructor arguments a transform records in ``init_args`` (as
+    :class:`~psqe_pyg.transforms.PSQETransform` does); the transforms of a PyG
+    :class:`~torch_geometric.transforms.Compose` (recursively); the attributes named like the
+    constructor's parameters when every parameter is stored under its own name (most PyG
+    transforms); else the ``repr`` with memory addresses stripped. Argument values that are
+    transforms are described recursively.
+    """
+    if inspect.isroutine(obj):  # a plain function: its code is its only argument
+        return f'{obj.__module__}.{obj.__qualname__}'
+    cls = type(obj)
+    name = f'{cls.__module__}.{cls.__qualname__}'
+    if isinstance(obj, Compose):
+        return f'{name}[{", ".join(transform_description(t) for t in obj.transforms)}]'
+    args = getattr(obj, 'init_args', None)
+    if not isinstance(args, dict):
+        args = _stored_init_args(obj)
+    if args is None:
+        return re.sub(r'(<.*?)\s.*(>)', r'\1\2', repr(obj))
+    return f'{name}({", ".join(f"{k}={_describe_value(v)}" for k, v in sorted(args.items()))})'
+
+
+def _stored_init_args(obj) -> dict | None:
+    if type(obj).__init__ is object.__init__:
+        return {}
+    try:
+        params = inspect.signature(type(obj).__init__).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    names = [p.name for p in params if p.name != 'self' and
+             p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    stored = vars(obj) if hasattr(obj, '__dict__') else {}
+    if not all(n in stored for n in names):
+        return None
+    return {n: stored[n] for n in names}
+
+
+def _describe_value(value) -> str:
+    if isinstance(value, (list, tuple)):
+        inner = ', '.join(_describe_value(v) for v in value)
+        return f'[{inner}]' if isinstance(value, list) else f'({inner})'
+    if isinstance(value, dict):
+        return '{' + ', '.join(f'{k!r}: {_describe_value(v)}' for k, v in sorted(
+            value.items(), key=lambda kv: repr(kv[0]))) + '}'
+    if isinstance(value, BaseTransform) or inspect.isroutine(value):
+        return transform_description(value)
+    return re.sub(r'(<.*?)\s.*(>)', r'\1\2', repr(value))
+
+
 def transform_key(obj) -> str:
-    r"""A stable short hash of a transform's repr (memory addresses stripped, as PyG does)."""
-    text = re.sub(r'(<.*?)\s.*(>)', r'\1\2', repr(obj))
-    return _short_hash(text)
+    r"""A short hash of :func:`transform_description`: the ``pre_transform`` part of a processed
+    file's name, different for any two transforms built with different arguments."""
+    return _short_hash(transform_description(obj))
 
 
 _SEP = '\x1f'  # ASCII unit separator: joins string lists in the processed file

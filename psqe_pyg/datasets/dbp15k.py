@@ -5,79 +5,13 @@ import os
 import os.path as osp
 from typing import Callable, Sequence
 
-import torch
-from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.data.images import load_image_features
-from psqe_pyg.data.io import (
-    DataFormatError,
-    EntityTable,
-    read_attrs,
-    read_entity_ids,
-    read_links,
-    read_translated_names,
-    read_triples,
-    uri_local_name,
-)
-from psqe_pyg.data.pair import KGSide, build_pair
+from psqe_pyg.data.layouts import names_from_json, pair_from_raw, read_id_layout
 
 from .base import KGPairDataset
 
-__all__ = ['DBP15K', 'random_split_masks', 'check_disjoint', 'names_from_json']
-
-
-def random_split_masks(num_links: int, train_ratio: float, seed: int) -> tuple[Tensor, Tensor]:
-    r"""The customary split of gold links: shuffle with ``torch.Generator().manual_seed(seed)``
-    (``torch.randperm``), the first ``round(train_ratio * L)`` are train, the rest test."""
-    if not 0.0 <= train_ratio <= 1.0:
-        raise ValueError(f'train_ratio must be in [0, 1], got {train_ratio!r}')
-    perm = torch.randperm(num_links, generator=torch.Generator().manual_seed(int(seed)))
-    train = torch.zeros(num_links, dtype=torch.bool)
-    train[perm[:int(round(train_ratio * num_links))]] = True
-    return train, ~train
-
-
-def check_disjoint(e1: EntityTable, e2: EntityTable) -> None:
-    r"""KG1 and KG2 global ids must not overlap (names and image files are keyed by them)."""
-    for i, g in enumerate(e2.file_id.tolist()):
-        if g in e1.index:
-            raise DataFormatError(
-                e2.path, e2.line[i], f'entity id {g} is also a KG1 entity id (line '
-                f'{e1.line[e1.index[g]]} of {e1.path}); KG1 and KG2 ids must be disjoint')
-
-
-def names_from_json(path: str, e1: EntityTable, e2: EntityTable) -> tuple[list[str], list[str],
-                                                                          int]:
-    r"""Names of both KGs from a translated-name JSON that covers every entity of both.
-
-    An entity whose token list is empty gets its URI's local name (:func:`uri_local_name`)
-    instead. Returns ``(src_names, tgt_names, number of URI fallbacks)``.
-    """
-    tokens = read_translated_names(path)
-    out = []
-    fallbacks = 0
-    for table, kg in ((e1, 'KG1'), (e2, 'KG2')):
-        names = []
-        for i, g in enumerate(table.file_id.tolist()):
-            tok = tokens.get(g)
-            if tok is None:
-                raise DataFormatError(
-                    path, None, f'no name for entity {g} of {kg} (line {table.line[i]} of '
-                    f'{table.path}): the name file must cover every entity of both KGs')
-            name = ' '.join(tok).strip()
-            if not name:
-                name = uri_local_name(table.uri[i])
-                fallbacks += 1
-            names.append(name)
-        out.append(names)
-    known = set(e1.index) | set(e2.index)
-    for g in tokens:
-        if g not in known:
-            raise DataFormatError(path, None, f'entity id {g} is an entity of neither KG '
-                                  f'({e1.path}, {e2.path}): is this the name file of another '
-                                  'dataset?')
-    return out[0], out[1], fallbacks
+__all__ = ['DBP15K']
 
 
 class DBP15K(KGPairDataset):
@@ -155,35 +89,12 @@ class DBP15K(KGPairDataset):
         return (f'{super().cache_key()}_split-s{self.split_seed}-r{self.train_ratio:g}')
 
     def build(self) -> HeteroData:
-        raw = self.raw_dir
-        files = self.raw_files()
-        e1 = read_entity_ids(osp.join(raw, 'ent_ids_1'), files['ent_ids_1'])
-        e2 = read_entity_ids(osp.join(raw, 'ent_ids_2'), files['ent_ids_2'])
-        check_disjoint(e1, e2)
-        t1 = read_triples(osp.join(raw, 'triples_1'), e1, purpose=files['triples_1'])
-        t2 = read_triples(osp.join(raw, 'triples_2'), e2, purpose=files['triples_2'])
-        links = read_links(osp.join(raw, 'ill_ent_ids'), e1, e2, purpose=files['ill_ent_ids'])
+        raw = read_id_layout(self.raw_dir, links='ill_ent_ids')
         name_file = osp.normpath(
-            osp.join(raw, '..', 'translated_ent_name', f'dbp_{self.pair}.json'))
-        n1, n2, fallbacks = names_from_json(name_file, e1, e2)
-        a1 = a2 = None
-        attr_files = [osp.join(raw, f'training_attrs_{k}') for k in (1, 2)]
-        if all(osp.isfile(p) for p in attr_files):
-            a1 = read_attrs(attr_files[0], e1)
-            a2 = read_attrs(attr_files[1], e2)
-        train, test = random_split_masks(links.size(0), self.train_ratio, self.split_seed)
-        images = None
-        if self.image_features is not None:
-            images = load_image_features(self.image_features if len(self.image_features) == 2
-                                         else self.image_features[0], e1.file_id, e2.file_id)
-        meta = dict(
-            dataset=f'DBP15K/{self.pair}', name_encoder=self.name_encoder,
-            names=f'translated_ent_name/dbp_{self.pair}.json', names_from_uri=fallbacks,
-            image_features=self._image_key,
-            split=f'random {self.train_ratio:g}/{1 - self.train_ratio:g} of the gold links, '
-            f'torch.Generator().manual_seed({self.split_seed})',
-            attributes='training_attrs_1/2' if a1 is not None else 'none (no attribute files)')
-        src = KGSide(e1.file_id, e1.uri, n1, t1, attrs=a1)
-        tgt = KGSide(e2.file_id, e2.uri, n2, t2, attrs=a2)
-        return build_pair(src, tgt, links, train, test, name_encoder=self.name_encoder,
-                          images=images, meta=meta)
+            osp.join(self.raw_dir, '..', 'translated_ent_name', f'dbp_{self.pair}.json'))
+        raw.kg1.names, raw.kg2.names = names_from_json(name_file, raw.kg1.entities,
+                                                       raw.kg2.entities)
+        raw.info['names'] = f'translated_ent_name/dbp_{self.pair}.json'
+        return pair_from_raw(raw, dataset=f'DBP15K/{self.pair}', name_encoder=self.name_encoder,
+                             split_seed=self.split_seed, train_ratio=self.train_ratio,
+                             image_features=self.image_features, image_key=self._image_key)

@@ -13,7 +13,7 @@ from psqe_pyg.transforms.seeds import get_seeds
 log = logging.getLogger(__name__)
 
 
-class PSQE(BaseTransform):
+class PSQETransform(BaseTransform):
     r"""Pseudo-seed quality enhancement (Hong et al., KDD 2026): precise, evenly spread pseudo seeds for
     unsupervised entity alignment, written as ``('src', 'pseudo_seed', 'tgt')`` (DESIGN §4).
 
@@ -31,6 +31,9 @@ class PSQE(BaseTransform):
         expand: run stage 3.
         seed: seeds every random step.
         progress: show progress bars.
+
+    Use it as a dataset's ``pre_transform=`` (runs once, cached under a key of every argument,
+    :attr:`init_args`) rather than ``transform=`` (reruns on every access). ``PSQE`` is an alias.
     """
     def __init__(self, budget: int = 1000, num_clusters: int = 5, *,
                  weights: tuple[float, float, float] = (0.8, 0.1, 0.1), match_on: str = 'secondary',
@@ -38,6 +41,8 @@ class PSQE(BaseTransform):
                  hidden: int = 300, expand: bool = True, eta_start: float = 0.8, eta_span: float = 0.1,
                  k_start: float = 6.0, k_span: float = 3.0, seed: int = 0, progress: bool = True,
                  backend: str = 'auto') -> None:
+        # every constructor argument, for repr and the processed-cache key of pre_transform=
+        self.init_args = {k: v for k, v in locals().items() if k not in ('self', '__class__')}
         self.steps = [
             ('stage1', ClusterResample(budget, max(num_clusters, 1), weights=weights, match_on=match_on,
                                        seed=seed, backend=backend)),
@@ -66,5 +71,8 @@ class PSQE(BaseTransform):
         return data
 
     def __repr__(self) -> str:
-        inner = ', '.join(repr(step) for _, step in self.steps)
-        return f'{self.__class__.__name__}({inner})'
+        args = ', '.join(f'{k}={v!r}' for k, v in self.init_args.items())
+        return f'{self.__class__.__name__}({args})'
+
+
+PSQE = PSQETransform
