@@ -64,6 +64,8 @@ class KGSide:
             file id.
         relation_uri: ``{relation file id: uri}`` when known.
         attrs: per-entity attribute names (``None``: this KG has no attribute file).
+        x_name: ``[N, d]`` name features to use as they are (default: :obj:`name` encoded by
+            the pair's name encoder).
     """
     file_id: Tensor
     uri: list[str]
@@ -72,6 +74,7 @@ class KGSide:
     relations: Sequence[int] | None = None
     relation_uri: dict[int, str] | None = None
     attrs: list[list[str]] | None = None
+    x_name: Tensor | None = None
     extra: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -158,7 +161,8 @@ def build_pair(
         store.file_id = side.file_id.long()
         store.name = list(side.name)
         store.uri = list(side.uri)
-        store.x_name = features.encode_names(store.name, name_encoder)
+        store.x_name = side.x_name.float() if side.x_name is not None else \
+            features.encode_names(store.name, name_encoder)
         edge_index, edge_type, num_rel, info = _side_graph(side, f"data['{key}']")
         rel = data[REL[key]]
         rel.edge_index = edge_index
