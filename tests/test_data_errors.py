@@ -18,7 +18,9 @@ from psqe_pyg.data import (
     read_entity_ids,
     read_image_dict,
     read_links,
+    read_names,
     read_rel_ids,
+    read_string_triples,
     read_translated_names,
     read_triples,
     validate_pair,
@@ -322,3 +324,100 @@ def test_validate_pair_structure():
     validate_pair(data, require_edges=False)
     with pytest.raises(PairValidationError, match='missing gold links'):
         validate_pair(data, require_edges=False, require_links=True)
+
+
+# ---- text encoding, OpenEA readers, folders -----------------------------------------------
+def test_binary_and_non_utf8_files_name_the_line(tmp_path, ents):
+    p = tmp_path / 'triples_1'
+    p.write_bytes(b'0\t1\t1\n1\x00\x00\t2\n')
+    with pytest.raises(DataFormatError, match=where(p, 2) + ' binary data'):
+        read_triples(p)
+    p.write_bytes(b'0\thttp://a\n1\thttp://\xe9t\xe9\n')
+    with pytest.raises(DataFormatError, match=where(p, 2) + r" not valid UTF-8 text \(byte b'\\xe9'"):
+        read_entity_ids(p)
+    p.write_bytes('\ufeff0\thttp://a\n'.encode('utf-8'))  # a byte-order mark is not part of the id
+    assert read_entity_ids(p).file_id.tolist() == [0]
+
+
+def test_string_triples(tmp_path):
+    p = write(tmp_path, 'rel_triples_1', 'a\tr\tb\n\nb\tr\ta\n')
+    rows, lines = read_string_triples(p)
+    assert rows == [('a', 'r', 'b'), ('b', 'r', 'a')] and lines == [1, 3]
+    p = write(tmp_path, 'rel_triples_1', 'a\tr\tb\na\tr\n')
+    with pytest.raises(DataFormatError, match=where(p, 2) + r' expected 3 tab-separated columns '
+                       r'\(head<TAB>relation<TAB>tail\), got 2'):
+        read_string_triples(p)
+    p = write(tmp_path, 'attr_triples_1', 'a\t\t5\n')
+    with pytest.raises(DataFormatError, match=where(p, 1) + ' empty attribute in column 2'):
+        read_string_triples(p, ('entity', 'attribute', 'value'), allow_empty_last=True)
+
+
+def test_links_by_entity_string(tmp_path):
+    src = read_entity_ids(write(tmp_path, 'ent_ids_1', '0\tA\n1\tB\n'))
+    tgt = read_entity_ids(write(tmp_path, 'ent_ids_2', '5\ta\n6\tb\n'))
+    p = write(tmp_path, 'ent_links', 'B\tb\nA\ta\n')
+    assert read_links(p, src, tgt, by='uri').tolist() == [[1, 6], [0, 5]]
+    p = write(tmp_path, 'ent_links', 'A\ta\nC\tb\n')
+    with pytest.raises(DataFormatError, match=where(p, 2) + r" link to unknown entity: 'C' is not a "
+                       'KG1 entity'):
+        read_links(p, src, tgt, by='uri')
+    p = write(tmp_path, 'ent_links', 'A\ta\nA\ta\n')
+    with pytest.raises(DataFormatError, match=where(p, 2) + r' duplicate link A -> a \(first on '
+                       r'line 1\)'):
+        read_links(p, src, tgt, by='uri')
+
+
+def test_name_files(tmp_path, ents):
+    e1, _ = ents
+    p = write(tmp_path, 'ent_names_1', '0\tAlpha\n2\tGamma\n')
+    assert read_names(p, e1) == {0: 'Alpha', 2: 'Gamma'}
+    p = write(tmp_path, 'ent_names_1', '0\tAlpha\n7\tEta\n')
+    with pytest.raises(DataFormatError, match=where(p, 2) + " entity '7' is not an entity of this KG"):
+        read_names(p, e1)
+    p = write(tmp_path, 'ent_names_1', '0\tAlpha\n0\tAlpha\n')
+    with pytest.raises(DataFormatError, match=where(p, 2) + r" entity '0' named twice \(first on "
+                       r'line 1\)'):
+        read_names(p, e1)
+
+
+def _openea(folder, triples2='x\tr\ty\n'):
+    folder.mkdir(exist_ok=True)
+    (folder / 'rel_triples_1').write_text('a\tr\tb\n')
+    (folder / 'rel_triples_2').write_text(triples2)
+    return folder
+
+
+def test_folder_that_matches_no_layout_lists_the_layouts(tmp_path):
+    from psqe_pyg.datasets import load_dataset
+    (tmp_path / 'rel_triples_1').write_text('a\tr\tb\n')
+    with pytest.raises(FileNotFoundError, match=r'matches no KG-pair layout. Looked for:\n  openea: '
+                       r'needs rel_triples_1, rel_triples_2 \(missing: rel_triples_2\).*\n  ids: '
+                       r'needs ent_ids_1, ent_ids_2, triples_1, triples_2'):
+        load_dataset(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='not a folder'):
+        load_dataset(str(tmp_path / 'nowhere'))
+    _openea(tmp_path)
+    for name in ('ent_ids_1', 'ent_ids_2', 'triples_1', 'triples_2'):
+        (tmp_path / name).write_text('')
+    with pytest.raises(ValueError, match='holds the files of both the OpenEA layout'):
+        load_dataset(str(tmp_path))
+
+
+def test_empty_kg_and_unknown_link_entity_in_a_folder(tmp_path):
+    from psqe_pyg.datasets import load_dataset
+    folder = _openea(tmp_path / 'pair', triples2='\n')
+    with pytest.raises(DataFormatError, match=re.escape(f'{folder / "rel_triples_2"}: empty KG: no '
+                                                        'relation triples')):
+        load_dataset(str(folder), name_encoder='hash', log=False)
+    _openea(folder)
+    (folder / 'ent_links').write_text('a\tx\nb\tz\n')
+    with pytest.raises(DataFormatError, match=where(folder / 'ent_links', 2) + r" link to unknown "
+                       r"entity: 'z' is not a KG2 entity \(it is in no line of .*rel_triples_2\)"):
+        load_dataset(str(folder), name_encoder='hash', log=False)
+    ids = tmp_path / 'ids'
+    ids.mkdir()
+    for name, text in (('ent_ids_1', '0\ta\n'), ('ent_ids_2', '1\tb\n'), ('triples_1', '0\t0\t0\n'),
+                       ('triples_2', '')):
+        (ids / name).write_text(text)
+    with pytest.raises(DataFormatError, match=re.escape(f'{ids / "triples_2"}: empty KG')):
+        load_dataset(str(ids), name_encoder='hash', log=False)
