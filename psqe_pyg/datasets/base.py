@@ -24,7 +24,7 @@ __all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION', 'transform_descrip
 
 CACHE_ENV = 'PSQE_PYG_CACHE'
 # Bumped whenever the processed layout or the feature builders change, so old caches are ignored.
-PROCESSED_VERSION = 2
+PROCESSED_VERSION = 1
 
 
 def _writable(path: str) -> bool:
