@@ -4,7 +4,8 @@ r"""The KG-pair data model: schema helpers, strict file readers, image features,
 :func:`build_pair` / :class:`KGSide`       assemble a validated pair :class:`HeteroData`
 :func:`validate_pair`                      check a pair against the schema (names the tensor)
 :func:`read_entity_ids` ...                readers for the JAPE / RSN / MCLEA / OpenEA file formats
-:func:`read_layout` / :func:`pair_from_raw`  a folder (OpenEA or id layout) -> pair
+:func:`read_layout`                        a folder (OpenEA or id layout) -> :class:`RawPair`
+:func:`pair_from_raw`                      :class:`RawPair` -> pair :class:`HeteroData`
 :func:`from_pyg_dbp15k`                    ``torch_geometric.datasets.DBP15K`` -> pair
 :func:`load_image_features`                EVA-style ``{global_id: vector}`` image pickles
 :func:`generate_synthetic_pair`            a generated pair with known truth
