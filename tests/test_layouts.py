@@ -250,3 +250,16 @@ def test_example_pair_loads():
     assert data['tgt'].name[data['tgt'].uri.index('http://fr.dbpedia.org/resource/Lisbonne')] == \
         'Lisbonne'
     assert 'x_attr' in data['src']
+
+
+def test_srprs_dbp_yg_names_from_uris(tmp_path):
+    folder = ids(tmp_path / 'SRPRS' / 'dbp_yg_15k_V1')
+    write(folder, 'ent_ids_2', [(100 + i, f'http://yago-knowledge.org/resource/Y_{i}') for i in range(4)])
+    write(folder, 'rel_ids_1', [(7, 'http://o/next')])
+    write(folder, 'rel_ids_2', [(9, 'http://y/next')])
+    write(folder, 'ref_ent_ids', [(0, 100), (1, 101)])
+    write(folder, 'sup_ent_ids', [(1, 101)])
+    data = load_dataset('SRPRS/dbp_yg', tmp_path, name_encoder='hash', log=False)
+    assert data['src'].name[0] == 'E 0' and data['tgt'].name[:2] == ['Y 0', 'Y 1']
+    assert data[SAME_AS].train_mask.tolist() == [False, True]
+    assert data.meta['dataset'] == 'SRPRS/dbp_yg'
