@@ -263,3 +263,16 @@ def test_srprs_dbp_yg_names_from_uris(tmp_path):
     assert data['src'].name[0] == 'E 0' and data['tgt'].name[:2] == ['Y 0', 'Y 1']
     assert data[SAME_AS].train_mask.tolist() == [False, True]
     assert data.meta['dataset'] == 'SRPRS/dbp_yg'
+
+
+def test_fold_files_without_ent_links_must_be_one_to_one(tmp_path):
+    folder = openea(tmp_path / 'pair', links=False)
+    write(folder, '721_5fold/1/train_links', [(E1 + 'A', E2 + 'a')])
+    test = write(folder, '721_5fold/1/test_links', [(E1 + 'B', E2 + 'b'), (E1 + 'A', E2 + 'c')])
+    with pytest.raises(ValueError, match=rf"{test}, line 2: KG1 entity '{E1}A' is also linked in "
+                       'train_links'):
+        load(folder)
+    write(folder, 'ent_links', [(E1 + 'A', E2 + 'a'), (E1 + 'B', E2 + 'b')])
+    write(folder, '721_5fold/1/test_links', [(E1 + 'B', E2 + 'b'), (E1 + 'A', E2 + 'a')])
+    with pytest.raises(ValueError, match=rf"{test}, line 2: link .* is also in train_links"):
+        load(folder)

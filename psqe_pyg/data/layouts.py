@@ -280,7 +280,18 @@ def _read_folds(fold_dir: Path, e1: EntityTable, e2: EntityTable, links: Tensor 
                                 by='uri')
         parts[name] = (got, lines, path)
         files.append(path)
-    if links is None:  # no ent_links: the fold files are the links
+    if links is None:  # no ent_links: the fold files are the links, one-to-one across them
+        seen: list[dict[int, str]] = [{}, {}]
+        for name, (got, lines, path) in parts.items():
+            for pair, line in zip(got.tolist(), lines):
+                for side, (g, table) in enumerate(zip(pair, (e1, e2))):
+                    if g in seen[side]:
+                        raise DataFormatError(path, line, f'KG{side + 1} entity '
+                                              f'{table.uri[table.index[g]][:80]!r} is also '
+                                              f'linked in {seen[side][g]}; links must be '
+                                              'one-to-one')
+                for side, g in enumerate(pair):
+                    seen[side].setdefault(g, name)
         links = torch.cat([p[0] for p in parts.values()])
     where = {tuple(pair): i for i, pair in enumerate(links.tolist())}
     train = torch.zeros(links.size(0), dtype=torch.bool)
