@@ -158,8 +158,9 @@ class KGPairDataset(InMemoryDataset):
     The processed file lives in, by priority: :obj:`processed_dir`;
     ``$PSQE_PYG_CACHE/<DATASET>/<pair>/``; ``<root>/<DATASET>/<pair>/processed/`` (or
     ``~/.cache/psqe_pyg/<DATASET>/<pair>/`` when that is not writable). Its name encodes every
-    option that changes the result (name encoder, image file content hash, split,
-    ``pre_transform``) and a fingerprint of the raw files (absolute path, size, mtime), so a
+    option that changes the result (name encoder, image file content hash, split, and the
+    ``pre_transform`` with every argument it was built with, :func:`transform_description`) and
+    a fingerprint of the raw files (absolute path, size, mtime), so a
     changed option or an edited / other copy of the data never reads a stale cache. It is written
     to a temporary file and moved into place with :func:`os.replace`, in a compact form (sparse
     bags, joined string lists) that loading expands back exactly.
