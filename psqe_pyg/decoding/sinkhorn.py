@@ -18,8 +18,10 @@ from psqe_pyg.transforms.matching import Matches
 
 log = logging.getLogger(__name__)
 
-# Defaults (chosen on DBP15K zh_en validation links, names only; see the README's evaluation protocol).
-SINKHORN_K = 10
+# Defaults, chosen on DBP15K zh_en's 4,500 validation links with the names alone (MiniLM, no training):
+# one-to-one Hits@1 78.8 at k=20, T=0.05, 10 rounds (greedy 78.2, exact assignment 78.6). T=0.05 led at
+# every k; k=5 / 10 gave 76.2 / 77.3, and k=50 / 100 at most 79.0 / 79.1, for 2.5x / 5x the memory.
+SINKHORN_K = 20
 SINKHORN_TEMPERATURE = 0.05
 SINKHORN_ITERATIONS = 10
 
