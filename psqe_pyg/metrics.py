@@ -141,10 +141,10 @@ def link_ranks(src_emb: Tensor, tgt_emb: Tensor, pairs: Tensor, *, csls_k: int |
         pairs = torch.arange(L, device=device).expand(2, L)
     s = F.normalize(src_emb.to(dtype), dim=1)
     t = F.normalize(tgt_emb.to(device, dtype), dim=1)
-    rows = 'in the rows of the evaluated links' if candidates == 'links' else ''
+    where = ' in the rows of the evaluated links' if candidates == 'links' else ''
     for name, e in (('src_emb', s), ('tgt_emb', t)):
         if not bool(torch.isfinite(e).all()):
-            raise ValueError(f'{who}: {name} has NaN or infinite values {rows}'.rstrip())
+            raise ValueError(f'{who}: {name} has NaN or infinite values{where}')
 
     r_s = r_t = None
     if csls_k is not None:

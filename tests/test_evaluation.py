@@ -117,6 +117,11 @@ def test_validation_split_scores_only_the_validation_links():
     assert test['cosine']['mean']['hits@1'] == 0.0 and test['one_to_one']['greedy'] == 0.0
     # against all six entities the validation sources still find their partners
     assert val['cosine_all']['mean']['hits@1'] == 1.0 and val['one_to_one_all']['sinkhorn'] == 1.0
+    # a chosen subset of decoders
+    only = evaluate_alignment(data, src, tgt, split='val', csls_k=None, one_to_one=('sinkhorn',))
+    assert only['one_to_one'] == {'sinkhorn': 1.0} and 'one_to_one_hits@1' not in only
+    with pytest.raises(ValueError, match='decoder'):
+        evaluate_alignment(data, src, tgt, one_to_one=('hungarian',))
 
 
 def test_collapsing_name_encoder_scores_at_chance():
