@@ -1,16 +1,21 @@
 r"""Evaluation metrics for entity alignment and for pseudo-seed sets.
 
-* :func:`ranking_metrics`: Hits@k, MRR and MR of the test links, both directions, cosine or CSLS;
+* :func:`ranking_metrics`: Hits@k, MRR and MR of a set of links, both directions, cosine or CSLS;
   :func:`link_ranks` gives the per-link ranks and :func:`summarize_ranks` /
   :func:`grouped_ranking_metrics` turn ranks into numbers (overall or per degree bucket).
 * :func:`seed_quality`: precision (raw and verifiable), recall and F1 of a seed set against the gold links.
 * :func:`degree`, :func:`degree_buckets`, :func:`coverage_balance`: how evenly seeds cover the graph's
   sparse and dense regions (or any grouping, e.g. k-means clusters).
 
-Ranking protocol (the literature's, so numbers compare): with ``L`` test links ``(s_i, t_i)``, each
-test source entity ``s_i`` is ranked against the target entities of ALL ``L`` test links
-``{t_1..t_L}`` (and each ``t_i`` against ``{s_1..s_L}`` for the other direction). Entities outside
-the test links are not candidates; train links are not used.
+Ranking protocol: with ``L`` evaluated links ``(s_i, t_i)``, each source ``s_i`` is ranked against a
+candidate set of target entities (and each ``t_i`` against source entities for the other direction):
+
+* ``candidates='links'`` (the literature's, so numbers compare): the targets of ALL ``L`` links
+  ``{t_1..t_L}`` (and ``{s_1..s_L}``); entities outside the evaluated links are not candidates;
+* ``candidates='all'``: every entity of the other KG, linked or not.
+
+Ranks are pessimistic: ``rank = 1 + number of candidates other than the gold one that score >= the gold
+one``, so a tie never helps; an encoder that maps many entities to one vector ranks them all low.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ __all__ = [
 ]
 
 _DIRECTIONS = {'src': ('src->tgt',), 'tgt': ('tgt->src',), 'both': ('src->tgt', 'tgt->src')}
+CANDIDATE_SETS = ('links', 'all')
 # Elements of one similarity tile (rows x L) when tile_size is not given: 2**25 floats = 128 MiB.
 _TILE_ELEMS = 1 << 25
 
@@ -70,23 +76,24 @@ def _csls_radius(x: Tensor, y: Tensor, k: int) -> Tensor:
     return _sim_topk_values(x, y, min(k, y.size(0))).mean(dim=1)
 
 
-def _rank_rows(q: Tensor, c: Tensor, bias_q: Tensor | None, bias_c: Tensor | None, tile: int) -> Tensor:
-    """rank_i = 1 + #{j : score(i, j) > score(i, i)}, score = q c^T (- bias_q[i] - bias_c[j], x2 on q c^T).
+def _rank_rows(q: Tensor, c: Tensor, gold: Tensor, bias_q: Tensor | None, bias_c: Tensor | None,
+               tile: int) -> Tensor:
+    """rank_i = #{j : score(i, j) >= score(i, gold_i)} (pessimistic: the gold column counts itself once).
 
-    q[i] and c[i] are the two ends of link i; computed ``tile`` rows at a time, never [L, L] at once.
-    The true score is read from the same tile as the candidates' scores, so rounding cannot make the
-    true partner beat itself.
+    ``score = q c^T`` for cosine, ``2 q c^T - bias_q[i] - bias_c[j]`` for CSLS; ``q [L, d]``, ``c [C, d]``,
+    ``gold [L]`` the candidate column of each query's true partner. Computed ``tile`` rows at a time, never
+    ``[L, C]`` at once. The true score is read from the same tile as the candidates' scores, so rounding
+    cannot make the true partner beat or lose to itself.
     """
     L = q.size(0)
     ranks = torch.empty(L, dtype=torch.long, device=q.device)
     for i in range(0, L, tile):
         j = min(i + tile, L)
-        s = q[i:j] @ c.t()  # [rows, L]
+        s = q[i:j] @ c.t()  # [rows, C]
         if bias_q is not None:
             s = 2.0 * s - bias_q[i:j, None] - bias_c[None, :]
-        ar = torch.arange(j - i, device=q.device)
-        true = s[ar, ar + i]
-        ranks[i:j] = 1 + (s > true[:, None]).sum(dim=1)
+        true = s.gather(1, gold[i:j, None])
+        ranks[i:j] = (s >= true).sum(dim=1)
     return ranks
 
 
@@ -95,17 +102,20 @@ def _rank_rows(q: Tensor, c: Tensor, bias_q: Tensor | None, bias_c: Tensor | Non
 # --------------------------------------------------------------------------------------------------
 @torch.no_grad()
 def link_ranks(src_emb: Tensor, tgt_emb: Tensor, pairs: Tensor, *, csls_k: int | None = None,
-               direction: str = 'both', tile_size: int | None = None) -> dict[str, Tensor]:
-    r"""Rank of each test link's true partner -> ``{'src->tgt': LongTensor[L], 'tgt->src': LongTensor[L]}``.
+               direction: str = 'both', candidates: str = 'links',
+               tile_size: int | None = None) -> dict[str, Tensor]:
+    r"""Rank of each link's true partner -> ``{'src->tgt': LongTensor[L], 'tgt->src': LongTensor[L]}``.
 
-    ``rank = 1 + (number of candidates scoring strictly higher than the true partner)``, so ties are
-    resolved optimistically (a candidate with exactly the true partner's score does not push it down).
-    Candidates are the other ends of all ``L`` links (see the module docstring). Only the asked
-    directions are present. See :func:`ranking_metrics` for the arguments.
+    ``rank = 1 + (number of candidates other than the true partner scoring >= the true partner)``:
+    pessimistic, a tie never helps. Candidates are the other ends of all ``L`` links
+    (``candidates='links'``) or every entity of the other KG (``'all'``); see the module docstring. Only
+    the asked directions are present. See :func:`ranking_metrics` for the arguments.
     """
     who = 'ranking_metrics'
     if direction not in _DIRECTIONS:
         raise ValueError(f"{who}: direction must be 'both', 'src' or 'tgt' (got {direction!r})")
+    if candidates not in CANDIDATE_SETS:
+        raise ValueError(f"{who}: candidates must be one of {CANDIDATE_SETS} (got {candidates!r})")
     for name, e in (('src_emb', src_emb), ('tgt_emb', tgt_emb)):
         if not isinstance(e, Tensor) or e.dim() != 2:
             raise ValueError(f'{who}: {name} must be a 2-D tensor [N, d] '
@@ -126,12 +136,15 @@ def link_ranks(src_emb: Tensor, tgt_emb: Tensor, pairs: Tensor, *, csls_k: int |
         return {d: torch.zeros(0, dtype=torch.long, device=device) for d in _DIRECTIONS[direction]}
     pairs = pairs.to(device)
     dtype = torch.promote_types(torch.promote_types(src_emb.dtype, tgt_emb.dtype), torch.float32)
-    s = F.normalize(src_emb[pairs[0]].to(dtype), dim=1)
-    t = F.normalize(tgt_emb.to(device)[pairs[1]].to(dtype), dim=1)
+    if candidates == 'links':  # the candidate sets are the links' own ends, in link order
+        src_emb, tgt_emb = src_emb[pairs[0]], tgt_emb.to(device)[pairs[1]]
+        pairs = torch.arange(L, device=device).expand(2, L)
+    s = F.normalize(src_emb.to(dtype), dim=1)
+    t = F.normalize(tgt_emb.to(device, dtype), dim=1)
+    where = ' in the rows of the evaluated links' if candidates == 'links' else ''
     for name, e in (('src_emb', s), ('tgt_emb', t)):
         if not bool(torch.isfinite(e).all()):
-            raise ValueError(f'{who}: {name} has NaN or infinite values in the rows of the test links')
-    tile = tile_size or max(1, min(L, _TILE_ELEMS // L))
+            raise ValueError(f'{who}: {name} has NaN or infinite values{where}')
 
     r_s = r_t = None
     if csls_k is not None:
@@ -139,10 +152,10 @@ def link_ranks(src_emb: Tensor, tgt_emb: Tensor, pairs: Tensor, *, csls_k: int |
         r_t = _csls_radius(t, s, csls_k).to(dtype)
     out = {}
     for d in _DIRECTIONS[direction]:
-        if d == 'src->tgt':
-            out[d] = _rank_rows(s, t, r_s, r_t, tile)
-        else:
-            out[d] = _rank_rows(t, s, r_t, r_s, tile)
+        q, c, r_q, r_c, end, gold = ((s, t, r_s, r_t, 0, pairs[1]) if d == 'src->tgt' else
+                                     (t, s, r_t, r_s, 1, pairs[0]))
+        tile = tile_size or max(1, min(L, _TILE_ELEMS // c.size(0)))
+        out[d] = _rank_rows(q[pairs[end]], c, gold, None if r_q is None else r_q[pairs[end]], r_c, tile)
     return out
 
 
@@ -162,48 +175,55 @@ def summarize_ranks(ranks: Tensor, ks: Sequence[int] = (1, 5, 10)) -> dict[str, 
 
 
 def ranking_metrics(src_emb: Tensor, tgt_emb: Tensor, pairs: Tensor, *, ks: Sequence[int] = (1, 5, 10),
-                    csls_k: int | None = None, direction: str = 'both', tile_size: int | None = None,
-                    return_ranks: bool = False) -> dict:
-    r"""Hits@k, MRR and MR of the test links in each direction, and their mean.
+                    csls_k: int | None = None, direction: str = 'both', candidates: str = 'links',
+                    tile_size: int | None = None, return_ranks: bool = False) -> dict:
+    r"""Hits@k, MRR and MR of the evaluated links in each direction, and their mean.
 
-    Protocol: with ``pairs[:, i] = (s_i, t_i)`` the ``L`` test links, source ``s_i`` is ranked against
-    the targets of all ``L`` links (``'src->tgt'``) and target ``t_i`` against the sources of all
-    links (``'tgt->src'``). Similarity is cosine (embeddings are L2-normalised here), or with
+    Protocol: with ``pairs[:, i] = (s_i, t_i)`` the ``L`` evaluated (test or validation) links, source
+    ``s_i`` is ranked against the targets of all ``L`` links (``'src->tgt'``) and target ``t_i`` against
+    the sources of all links (``'tgt->src'``) with ``candidates='links'``, or against every entity of the
+    other KG with ``candidates='all'``. Similarity is cosine (embeddings are L2-normalised here), or with
     ``csls_k`` set, CSLS (Conneau et al., 2018):
     ``csls(s, t) = 2 cos(s, t) - r_src(s) - r_tgt(t)``, where ``r_src(s)`` is the mean of the
     ``csls_k`` largest cosines of ``s`` to the target candidates and ``r_tgt(t)`` that of ``t`` to the
-    source candidates (computed with :func:`psqe_pyg.ops.sim_topk`). CSLS penalises hubs, candidates
+    source candidates (the candidate set of the other direction; computed with :func:`psqe_pyg.ops.sim_topk`). CSLS penalises hubs, candidates
     that are close to everything.
 
-    ``rank = 1 + number of candidates scoring strictly higher`` than the true partner (ties are
-    optimistic). Scores are computed ``tile_size`` rows at a time (a ``[tile_size, L]`` block; by
-    default as many rows as fit in 2^25 entries), so memory stays ``O(tile_size * L)``.
+    ``rank = 1 + number of candidates other than the true partner scoring >= it`` (pessimistic: a
+    candidate tied with the true partner pushes it down, so identical embeddings score Hits@1 = 0, not 1).
+    Scores are computed ``tile_size`` rows at a time (a ``[tile_size, C]`` block for ``C`` candidates; by
+    default as many rows as fit in 2^25 entries), so memory stays ``O(tile_size * C)``.
 
     Args:
         src_emb: ``[N_src, d]`` source entity embeddings (local ids).
         tgt_emb: ``[N_tgt, d]`` target entity embeddings.
-        pairs: ``[2, L]`` test links ``(src id, tgt id)``, e.g.
+        pairs: ``[2, L]`` evaluated links ``(src id, tgt id)``, e.g.
             ``data['src','same_as','tgt'].edge_index[:, test_mask]``.
         ks: the k of Hits@k.
         csls_k: CSLS neighbourhood size (10 is customary); ``None`` for plain cosine.
         direction: ``'both'``, ``'src'`` (src->tgt only) or ``'tgt'`` (tgt->src only).
+        candidates: ``'links'`` (the other ends of the ``L`` links) or ``'all'`` (every entity of the
+            other KG; every row of ``src_emb``/``tgt_emb`` must then be finite).
         tile_size: rows per similarity block.
         return_ranks: also return the per-link rank tensors under ``'ranks'``.
 
     Returns:
         ``{'src->tgt': {'hits@1': .., 'hits@5': .., 'hits@10': .., 'mrr': .., 'mr': ..},
-        'tgt->src': {...}, 'mean': {...}, 'num_links': L, 'csls_k': csls_k}`` (only the asked
+        'tgt->src': {...}, 'mean': {...}, 'num_links': L, 'csls_k': csls_k, 'candidates': candidates}``
+        (only the asked
         directions; ``'mean'`` averages them), plus ``'ranks'`` if asked.
     """
     ks = tuple(int(k) for k in ks)
     if any(k < 1 for k in ks):
         raise ValueError(f'ranking_metrics: every k in ks must be >= 1 (got {ks})')
-    ranks = link_ranks(src_emb, tgt_emb, pairs, csls_k=csls_k, direction=direction, tile_size=tile_size)
+    ranks = link_ranks(src_emb, tgt_emb, pairs, csls_k=csls_k, direction=direction, candidates=candidates,
+                       tile_size=tile_size)
     out: dict = {d: summarize_ranks(r, ks) for d, r in ranks.items()}
     keys = next(iter(out.values())).keys()
     out['mean'] = {key: sum(out[d][key] for d in ranks) / len(ranks) for key in keys}
     out['num_links'] = int(pairs.size(1))
     out['csls_k'] = csls_k
+    out['candidates'] = candidates
     if return_ranks:
         out['ranks'] = ranks
     return out
@@ -212,6 +232,8 @@ def ranking_metrics(src_emb: Tensor, tgt_emb: Tensor, pairs: Tensor, *, ks: Sequ
 def grouped_ranking_metrics(ranks: Tensor, groups: Tensor, num_groups: int | None = None,
                             ks: Sequence[int] = (1, 5, 10)) -> list[dict[str, float]]:
     """Per-group :func:`summarize_ranks` -> list of ``num_groups`` dicts (each also has ``'count'``).
+
+    The ranks are taken as given; those of :func:`link_ranks` are pessimistic (ties count against).
 
     ``ranks[i]`` and ``groups[i]`` refer to the same test link, e.g. the src->tgt ranks from
     ``ranking_metrics(..., return_ranks=True)['ranks']['src->tgt']`` and

@@ -1,4 +1,5 @@
-"""Tests for psqe_pyg.metrics: ranking (cosine/CSLS, tiling, ties), seed quality, degree and coverage."""
+"""Tests for psqe_pyg.metrics: ranking (cosine/CSLS, both candidate sets, tiling, pessimistic ties), seed
+quality, degree and coverage."""
 import math
 
 import pytest
@@ -22,19 +23,21 @@ def _unit(deg):
     return [math.cos(r), math.sin(r)]
 
 
-def _reference_ranks(src, tgt, pairs, csls_k=None):
-    """Obviously-correct ranks: the full L x L score matrix in float64 and Python loops."""
-    s = torch.nn.functional.normalize(src[pairs[0]].double(), dim=1)
-    t = torch.nn.functional.normalize(tgt[pairs[1]].double(), dim=1)
+def _reference_ranks(src, tgt, pairs, csls_k=None, candidates='links'):
+    """Obviously-correct pessimistic ranks: the full score matrix in float64 and Python loops; a candidate
+    other than the gold one counts when it scores >= the gold one."""
+    if candidates == 'links':
+        src, tgt = src[pairs[0]], tgt[pairs[1]]
+        pairs = torch.arange(pairs.size(1)).repeat(2, 1)
+    s = torch.nn.functional.normalize(src.double(), dim=1)
+    t = torch.nn.functional.normalize(tgt.double(), dim=1)
     sim = s @ t.t()
-    L = sim.size(0)
     if csls_k is not None:
-        k = min(csls_k, L)
-        r_s = sim.topk(k, dim=1).values.mean(1)
-        r_t = sim.t().topk(k, dim=1).values.mean(1)
+        r_s = sim.topk(min(csls_k, sim.size(1)), dim=1).values.mean(1)
+        r_t = sim.t().topk(min(csls_k, sim.size(0)), dim=1).values.mean(1)
         sim = 2 * sim - r_s[:, None] - r_t[None, :]
-    fwd = [1 + sum(int(sim[i, j] > sim[i, i]) for j in range(L)) for i in range(L)]
-    bwd = [1 + sum(int(sim[i, j] > sim[j, j]) for i in range(L)) for j in range(L)]
+    fwd = [1 + sum(int(sim[a, j] >= sim[a, b]) for j in range(sim.size(1)) if j != b) for a, b in pairs.t().tolist()]
+    bwd = [1 + sum(int(sim[i, b] >= sim[a, b]) for i in range(sim.size(0)) if i != a) for a, b in pairs.t().tolist()]
     return torch.tensor(fwd), torch.tensor(bwd)
 
 
@@ -68,7 +71,7 @@ def test_ranking_hand_made_both_directions():
     assert fwd == pytest.approx({'hits@1': 1 / 3, 'hits@2': 2 / 3, 'hits@3': 1.0, 'mrr': 11 / 18, 'mr': 2.0})
     assert bwd == pytest.approx({'hits@1': 2 / 3, 'hits@2': 1.0, 'hits@3': 1.0, 'mrr': 5 / 6, 'mr': 4 / 3})
     assert m['mean'] == pytest.approx({k: (fwd[k] + bwd[k]) / 2 for k in fwd})
-    assert m['num_links'] == 3 and m['csls_k'] is None
+    assert m['num_links'] == 3 and m['csls_k'] is None and m['candidates'] == 'links'
     # one direction only
     only = ranking_metrics(src, tgt, pairs, ks=(1,), direction='tgt')
     assert set(only) >= {'tgt->src', 'mean'} and 'src->tgt' not in only
@@ -78,32 +81,51 @@ def test_ranking_hand_made_both_directions():
     assert set(ranking_metrics(src, tgt, pairs)['mean']) == {'hits@1', 'hits@5', 'hits@10', 'mrr', 'mr'}
 
 
-def test_ranking_ties_are_optimistic():
+def test_ranking_ties_are_pessimistic():
     # s at 0deg; candidates at +10 and -10 degrees have exactly equal cosine, and a duplicate of the
-    # true target also ties: neither pushes the true partner down.
+    # true target also ties: every tied candidate pushes the true partner down.
     src = torch.tensor([_unit(0), _unit(0), _unit(180)])
     tgt = torch.tensor([_unit(10), _unit(-10), _unit(10)])
     pairs = torch.tensor([[0, 1, 2], [0, 1, 2]])
     ranks = link_ranks(src, tgt, pairs, direction='src')
-    # row 0: t0 (true), t1, t2 all tie -> 1; row 1: t0, t2 tie with the true t1 -> 1;
-    # row 2 (180deg): cos(170deg) to t0 and t2 (true), cos(190deg), the same value, to t1 -> 1
-    assert ranks['src->tgt'].tolist() == [1, 1, 1]
-    # all-identical embeddings: everything ties, every rank is 1
+    # row 0: t0 (true), t1, t2 all tie -> 3; row 1: t0, t2 tie with the true t1 -> 3;
+    # row 2 (180deg): cos(170deg) to t0 and t2 (true), cos(190deg), the same value, to t1 -> 3
+    assert ranks['src->tgt'].tolist() == [3, 3, 3]
+    # s at 0deg, its partner t0 at 20deg: t1 at 0deg scores higher, t2 at -20deg ties -> 1 + 2
+    ranks = link_ranks(torch.tensor([_unit(0)] * 3), torch.tensor([_unit(20), _unit(0), _unit(-20)]),
+                       torch.arange(3).repeat(2, 1), direction='src')
+    assert ranks['src->tgt'][0] == 3
+    # all-identical embeddings: everything ties, every link ranks last
     same = torch.ones(4, 3)
     p = torch.arange(4).repeat(2, 1)
-    assert ranking_metrics(same, same, p)['mean']['hits@1'] == 1.0
+    m = ranking_metrics(same, same, p)
+    assert m['mean']['hits@1'] == 0.0 and m['mean']['mr'] == 4.0
+    assert ranking_metrics(same, same, p, candidates='all', csls_k=2)['mean']['mr'] == 4.0
+
+
+def test_collapsing_encoder_scores_badly():
+    # A "names encoder" that maps every name to the one-hot of its first letter: 60 names, 6 letters, so
+    # each true partner ties with 9 other candidates. Optimistic ranks would give Hits@1 = 1.0.
+    names = [f'{"abcdef"[i % 6]}entity{i}' for i in range(60)]
+    encode = lambda ns: torch.nn.functional.one_hot(torch.tensor(['abcdef'.index(n[0]) for n in ns]), 6).float()  # noqa: E731
+    x = encode(names)
+    pairs = torch.arange(60).repeat(2, 1)
+    m = ranking_metrics(x, x.clone(), pairs, ks=(1, 10), csls_k=5)
+    assert m['mean']['hits@1'] == 0.0 and m['mean']['hits@10'] == 1.0 and m['mean']['mr'] == 10.0
 
 
 @pytest.mark.parametrize('tile_size', [1, 2, 3, 7, 64, None])
 @pytest.mark.parametrize('csls_k', [None, 1, 3])
-def test_ranking_matches_reference_any_tile(tile_size, csls_k):
+@pytest.mark.parametrize('candidates', ['links', 'all'])
+def test_ranking_matches_reference_any_tile(tile_size, csls_k, candidates):
     g = torch.Generator().manual_seed(0)
     src = torch.randn(40, 6, generator=g, dtype=torch.float64)
     tgt = torch.randn(35, 6, generator=g, dtype=torch.float64)
     pairs = torch.stack([torch.randperm(40, generator=g)[:23], torch.randperm(35, generator=g)[:23]])
     tgt[pairs[1]] = src[pairs[0]] + 0.8 * torch.randn(23, 6, generator=g, dtype=torch.float64)
-    fwd, bwd = _reference_ranks(src, tgt, pairs, csls_k)
-    out = link_ranks(src, tgt, pairs, csls_k=csls_k, tile_size=tile_size)
+    tgt[pairs[1][:3]] = tgt[pairs[1][3:6]]  # exact ties among the candidates
+    fwd, bwd = _reference_ranks(src, tgt, pairs, csls_k, candidates)
+    out = link_ranks(src, tgt, pairs, csls_k=csls_k, candidates=candidates, tile_size=tile_size)
     assert torch.equal(out['src->tgt'].cpu(), fwd)
     assert torch.equal(out['tgt->src'].cpu(), bwd)
     assert 1 < int(fwd.max())  # the case is not trivial
@@ -153,6 +175,8 @@ def test_ranking_empty_and_errors():
     assert empty['num_links'] == 0 and empty['mean']['hits@1'] == 0.0
     with pytest.raises(ValueError, match='direction'):
         ranking_metrics(src, tgt, pairs, direction='left')
+    with pytest.raises(ValueError, match='candidates'):
+        ranking_metrics(src, tgt, pairs, candidates='test')
     with pytest.raises(ValueError, match=r'pairs\[0\].*src_emb'):
         ranking_metrics(src, tgt, torch.tensor([[5], [0]]))
     with pytest.raises(ValueError, match=r'pairs\[1\].*tgt_emb'):
@@ -174,8 +198,10 @@ def test_ranking_empty_and_errors():
     with pytest.raises(ValueError, match='src_emb has NaN'):
         ranking_metrics(nan, tgt, pairs)
     nan = src.clone()
-    nan[1, 0] = float('nan')  # not a test entity: ignored
+    nan[1, 0] = float('nan')  # not a test entity: ignored, unless every entity is a candidate
     assert ranking_metrics(nan, tgt, pairs)['num_links'] == 3
+    with pytest.raises(ValueError, match='src_emb has NaN'):
+        ranking_metrics(nan, tgt, pairs, candidates='all')
 
 
 def test_summarize_and_grouped():
