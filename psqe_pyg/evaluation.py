@@ -28,6 +28,7 @@ def one_to_one_accuracy(src_emb: Tensor, tgt_emb: Tensor, links: Tensor) -> floa
     targets (each used once); the share of links whose source is matched to its own target."""
     if links.size(1) == 0:
         return 0.0
+    links = links.to(src_emb.device)
     s = torch.nn.functional.normalize(src_emb[links[0]].float(), dim=-1)
     t = torch.nn.functional.normalize(tgt_emb[links[1]].float(), dim=-1)
     match = greedy_dense_match(s, t, links.size(1))

@@ -8,7 +8,7 @@ from torch import Tensor
 from psqe_pyg.ops import reference
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
-BACKENDS = ('cpp', 'torch', 'faiss')
+BACKENDS = ('cpp', 'cuda', 'torch', 'faiss')
 
 
 class KMeansResult(NamedTuple):
@@ -24,7 +24,7 @@ def kmeans_uniforms(k: int, seed: int) -> Tensor:
     every backend and device consumes identical randomness)."""
     gen = torch.Generator(device='cpu')
     gen.manual_seed(int(seed))
-    return torch.rand(k, generator=gen, dtype=torch.float64)
+    return torch.rand(k, generator=gen, dtype=torch.float64, device='cpu')
 
 
 def _faiss_kmeans(x: Tensor, k: int, iters: int, seed: int) -> Tensor:
@@ -73,7 +73,8 @@ def kmeans(x: Tensor, k: int, iters: int = 50, seed: int = 0, *, tol: float = 1e
         iters: maximum Lloyd iterations (``>= 0``).
         seed: seeds the k-means++ draw.
         tol: relative convergence tolerance (see above).
-        backend: ``'auto'``, ``'cpp'`` (``torch.ops.psqe.kmeans_pp_init`` + ``kmeans_lloyd``),
+        backend: ``'auto'`` (as in :func:`~psqe_pyg.ops.sim_topk`), ``'cpp'`` (``torch.ops.psqe.kmeans_pp_init``
+            + ``kmeans_lloyd``), ``'cuda'`` (their CUDA kernels),
             ``'torch'`` (the pure-torch reference: same seeding, same iteration), or ``'faiss'``
             (``faiss.Kmeans`` seeded with ``seed``, trained on all rows; its seeding and iterations are
             faiss's own, so its clusters differ from ours; assignment and inertia are ours).
