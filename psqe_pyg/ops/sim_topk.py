@@ -7,7 +7,7 @@ from torch import Tensor
 from psqe_pyg.ops import reference
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
-BACKENDS = ('cpp', 'torch', 'faiss')
+BACKENDS = ('cpp', 'cuda', 'torch', 'faiss')
 
 
 class SimTopK(NamedTuple):
@@ -69,9 +69,11 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
         y: ``[M, d]`` with x's dtype and device.
         k: neighbours per row, ``>= 1``; more than ``M`` gives ``M``.
         col_best: also return, per y row, the best x row.
-        backend: ``'auto'`` (the compiled kernel for x's device if there is one, else ``'torch'``),
-            ``'cpp'`` (the compiled ``torch.ops.psqe.sim_topk``), ``'torch'`` (the tiled pure-torch
-            reference), or ``'faiss'`` (exact ``IndexFlatIP`` on CPU in float32; its tie order is faiss's).
+        backend: ``'auto'`` (the compiled kernel for x's device if there is one, and on CUDA only once the
+            CUDA kernels are verified, see :mod:`psqe_pyg.ops`; else ``'torch'``), ``'cpp'`` (the compiled
+            ``torch.ops.psqe.sim_topk``), ``'cuda'`` (its CUDA kernel), ``'torch'`` (the tiled pure-torch
+            reference), or ``'faiss'`` (exact ``IndexFlatIP`` in float32, a ``GpuIndexFlatIP`` for CUDA
+            tensors when faiss has GPU support; its tie order is faiss's).
         tile_rows, tile_cols: tile shape; ``0`` picks the backend's default (a few MB per tile).
 
     Returns:
