@@ -16,7 +16,9 @@
 #   tools/gpu_check.sh [OUT_DIR]      (default benchmarks/results; on the device machine: "$OUT")
 #
 # Environment: PYTHON (default python3: on the device machine, the one with a CUDA torch), TORCH_CUDA_ARCH_LIST
-# (default 9.0), BUDGET_S (default 540: the 1M benchmark runs only if it can end before).
+# (default 9.0), BUDGET_S (default 540): the steps share it (each also has a limit of its own), a step that
+# would start with under 20 s left is skipped (and the check fails), and the 1M benchmark runs only if
+# 150 s are left; the summary is always written.
 # Exit status: 0 when every step passed, 1 when one failed, 2 when there is no GPU, nvcc or CUDA torch
 # (nothing is run then, and no file is written).
 set -uo pipefail
@@ -48,11 +50,17 @@ STEPS=$WORK/steps.tsv  # name, status (0 = passed), seconds, detail file
 : >"$STEPS"
 say() { echo "gpu_check: [$((SECONDS - T0)) s] $*" | tee -a "$LOG"; }
 
-# run_step NAME DETAIL_FILE LIMIT_S COMMAND...: runs COMMAND (killed after LIMIT_S seconds) with its output in
-# the log, and records its status and time.
+# run_step NAME DETAIL_FILE LIMIT_S COMMAND...: runs COMMAND with its output in the log, killed after LIMIT_S
+# seconds or when BUDGET_S runs out (a step with under 20 s left is skipped), and records its status and time.
 run_step() {
-  local name=$1 detail=$2 limit=$3 t=$SECONDS status
+  local name=$1 detail=$2 limit=$3 t=$SECONDS status left=$((BUDGET_S - (SECONDS - T0)))
   shift 3
+  if (( left < 20 )); then
+    printf '%s\t%s\t0\t\n' "$name" skipped >>"$STEPS"
+    say "$name: SKIPPED (the ${BUDGET_S} s budget is spent)"
+    return 1
+  fi
+  (( limit > left )) && limit=$left
   say "$name: $*"
   timeout -k 10 "$limit" "$@" >>"$LOG" 2>&1
   status=$?
@@ -112,7 +120,8 @@ steps_file, out, wall = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 steps, tests, benchmarks = {}, {}, {}
 for line in Path(steps_file).read_text().splitlines():
     name, status, seconds, detail = line.split('\t')
-    steps[name] = {'passed': status == '0', 'exit': int(status), 'seconds': int(seconds)}
+    steps[name] = {'passed': status == '0', 'exit': None if status == 'skipped' else int(status),
+                   'skipped': status == 'skipped', 'seconds': int(seconds)}
     path = Path(detail) if detail else None
     if path and path.suffix == '.xml' and path.is_file():
         suites = ET.parse(path).getroot()
@@ -120,11 +129,21 @@ for line in Path(steps_file).read_text().splitlines():
         count = lambda key: sum(int(s.get(key, 0)) for s in suites)  # noqa: E731
         tests[name] = {'passed': count('tests') - count('failures') - count('errors') - count('skipped'),
                        'failed': count('failures'), 'errors': count('errors'), 'skipped': count('skipped')}
+        if tests[name]['passed'] == 0:  # all skipped, e.g. no CUDA kernel registered: nothing was checked
+            steps[name]['passed'] = False
     elif path and path.suffix == '.json' and path.is_file():
         benchmarks[name] = json.loads(path.read_text())
-smi = subprocess.run(['nvidia-smi', '--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'],
-                     capture_output=True, text=True).stdout.strip()
-nvcc = subprocess.run(['nvcc', '--version'], capture_output=True, text=True).stdout.strip().splitlines()[-1]
+
+
+def output(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    except OSError as e:
+        return f'({cmd[0]}: {e})'
+
+
+smi = output('nvidia-smi', '--query-gpu=name,driver_version,memory.total', '--format=csv,noheader')
+nvcc = output('nvcc', '--version').splitlines()[-1]
 summary = {'check': 'tools/gpu_check.sh', 'passed': all(s['passed'] for s in steps.values()), 'wall_s': wall,
            'gpu': smi, 'nvcc': nvcc, 'torch': torch.__version__, 'steps': steps, 'tests': tests,
            'benchmarks': benchmarks}
@@ -132,7 +151,7 @@ out.write_text(json.dumps(summary, indent=2) + '\n')
 width = max(map(len, steps))
 for name, s in steps.items():
     extra = tests.get(name)
-    print(f'{name:<{width}}  {"passed" if s["passed"] else "FAILED":<6}  {s["seconds"]:>4} s'
+    print(f'{name:<{width}}  {"passed" if s["passed"] else "SKIPPED" if s["skipped"] else "FAILED":<7}  {s["seconds"]:>4} s'
           + (f'  ({extra["passed"]} passed, {extra["failed"]} failed, {extra["errors"]} errors, '
              f'{extra["skipped"]} skipped)' if extra else ''))
 print(f'gpu_check: {"PASSED" if summary["passed"] else "FAILED"} in {wall} s; wrote {out}')
