@@ -93,12 +93,15 @@ def test_the_cuda_backend_needs_cuda_tensors():
 
 
 def test_the_verified_flag_matches_the_recorded_gpu_check():
-    """CUDA_KERNELS_VERIFIED is True exactly when benchmarks/results/gpu_check.json records a GPU run of
-    tests/test_ops_cuda.py in which tests ran and none failed (tools/gpu_check.sh writes it)."""
+    """CUDA_KERNELS_VERIFIED is True exactly when benchmarks/results/gpu_check.json (tools/gpu_check.sh)
+    records a GPU run of tests/test_ops_cuda.py in which tests ran and none failed, and clean memcheck runs."""
     passed = False
     if GPU_CHECK.is_file():
-        summary = json.loads(GPU_CHECK.read_text())['tests']['test_ops_cuda']
-        passed = summary['passed'] > 0 and summary['failed'] == 0 and summary['errors'] == 0
+        check = json.loads(GPU_CHECK.read_text())
+        tests = check['tests']['test_ops_cuda']
+        memcheck = [step for name, step in check['steps'].items() if name.startswith('memcheck_')]
+        passed = (tests['passed'] > 0 and tests['failed'] == 0 and tests['errors'] == 0
+                  and bool(memcheck) and all(step['passed'] for step in memcheck))
     assert ops.CUDA_KERNELS_VERIFIED is passed, (
         f'CUDA_KERNELS_VERIFIED is {ops.CUDA_KERNELS_VERIFIED} but {GPU_CHECK} '
         f'{"records passing GPU tests" if passed else "does not record passing GPU tests"}')

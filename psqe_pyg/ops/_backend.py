@@ -9,8 +9,8 @@ from psqe_pyg.ops._extension import WITH_EXTENSION
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
-#: Whether the CUDA kernels (csrc/cuda) have passed tests/test_ops_cuda.py on a GPU. Set True only by the
-#: commit that adds that GPU test summary under benchmarks/results/ (tools/gpu_check.sh writes it). While
+#: Whether the CUDA kernels (csrc/cuda) have passed tests/test_ops_cuda.py and memcheck on a GPU. Set True only
+#: by the commit that adds that GPU test summary, benchmarks/results/gpu_check.json (tools/gpu_check.sh). While
 #: False, ``backend='auto'`` runs the pure-torch path on CUDA tensors (tiled ``mm`` + ``topk``).
 CUDA_KERNELS_VERIFIED = False
 #: ``PSQE_PYG_CUDA_KERNELS=1`` lets ``backend='auto'`` pick the CUDA kernels while they are unverified.
