@@ -9,6 +9,7 @@ machine without a GPU. ``test_cpu_cuda_parity`` runs the same pipeline on a CUDA
 """
 import contextlib
 import copy
+import dataclasses
 import functools
 import importlib
 import sys
@@ -101,15 +102,15 @@ def meta_default():
 def run_pipeline(data, device: str) -> dict:
     """PSQE (all stages, few epochs) and VisualPivot seeds, the aligner with iterative learning trained on each
     (mean aggregation and attention), one-to-one decoding and evaluation, with the pair on ``device``."""
-    data = data.to(device)
+    data = copy.copy(data).to(device)  # the caller's pair stays where it is
     out = {}
     psqe = PSQE(budget=24, num_clusters=3, epochs=3, hidden=16, batch_size=32, seed=1, progress=False)
     seeded = {'psqe': psqe(copy.copy(data)), 'pivot': VisualPivot(24)(copy.copy(data))}
-    out['psqe_stages'] = {name: s for name, s in psqe.history.items()}
+    out['psqe_stages'] = dict(psqe.history)
     for method, pair in seeded.items():
         out[f'{method}_seeds'] = get_seeds(pair)
         for attention in (False, True):
-            config = AlignerConfig(**{**CONFIG.__dict__, 'attention': attention})
+            config = dataclasses.replace(CONFIG, attention=attention)
             result = train_and_evaluate(pair, config, device=device, seed=2, progress=False)
             for key in ('train_s', 'eval_s'):
                 result['training'].pop(key)
