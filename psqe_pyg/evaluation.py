@@ -63,7 +63,7 @@ def one_to_one_accuracy(src_emb: Tensor, tgt_emb: Tensor, links: Tensor, decoder
         links = torch.arange(L, device=links.device).expand(2, L)
     x = F.normalize(src_emb.float(), dim=-1)
     y = F.normalize(tgt_emb.float(), dim=-1)
-    perm = torch.randperm(y.size(0), generator=torch.Generator().manual_seed(seed)).to(y.device)
+    perm = torch.randperm(y.size(0), generator=torch.Generator().manual_seed(seed), device='cpu').to(y.device)
     match = DECODERS[decoder](x, y[perm])
     partner = torch.full((x.size(0),), -1, dtype=torch.long, device=x.device)
     partner[match.row.to(x.device)] = perm[match.col.to(x.device)]

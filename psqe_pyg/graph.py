@@ -5,12 +5,21 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 
+def pair_device(data: HeteroData) -> torch.device:
+    """The device of the pair's tensors (the first one found; the CPU when it holds none)."""
+    for store in data.stores:
+        for value in store.values():
+            if isinstance(value, Tensor):
+                return value.device
+    return torch.device('cpu')
+
+
 def undirected_edge_index(data: HeteroData, node_type: str) -> Tensor:
     """The KG's relation graph without types, directions, duplicates or self loops: ``[2, E]`` sorted by row."""
     num_nodes = data[node_type].num_nodes
     key = (node_type, 'rel', node_type)
     if key not in data.edge_types:
-        return torch.empty(2, 0, dtype=torch.long)
+        return torch.empty(2, 0, dtype=torch.long, device=pair_device(data))
     edge_index = data[key].edge_index
     if edge_index.numel() > 0 and (edge_index.min() < 0 or edge_index.max() >= num_nodes):
         raise ValueError(f"data[{key}].edge_index holds ids outside [0, {num_nodes})")
@@ -22,7 +31,7 @@ def csr_neighbors(data: HeteroData, node_type: str) -> tuple[Tensor, Tensor]:
     """``(rowptr [N + 1], col [E])``: the 1-hop undirected neighbours of every entity of the KG."""
     num_nodes = data[node_type].num_nodes
     row, col = undirected_edge_index(data, node_type)
-    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=row.device)
     rowptr[1:] = torch.cumsum(torch.bincount(row, minlength=num_nodes), 0)
     return rowptr, col
 

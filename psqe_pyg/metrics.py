@@ -331,7 +331,7 @@ def degree(data, node_type: str = 'src', *, distinct: bool = True) -> Tensor:
     if distinct:
         keep = a != b
         a = torch.unique(a[keep] * n + b[keep]) // n
-    return torch.bincount(a.cpu(), minlength=n)
+    return torch.bincount(a, minlength=n)
 
 
 def degree_buckets(degree: Tensor, num_buckets: int = 3, *, edges: Sequence[float] | Tensor | None = None) -> Tensor:
@@ -400,8 +400,8 @@ def coverage_balance(seed_nodes: Tensor, groups: Tensor, num_groups: int | None 
     seed_count = torch.bincount(groups[seed_nodes], minlength=num_groups).double()
     ent_count = torch.bincount(groups, minlength=num_groups).double()
     s = seed_nodes.numel()
-    p = seed_count / s if s else torch.zeros(num_groups, dtype=torch.float64)
-    q = ent_count / n if n else torch.zeros(num_groups, dtype=torch.float64)
+    p = seed_count / s if s else torch.zeros(num_groups, dtype=torch.float64, device=groups.device)
+    q = ent_count / n if n else torch.zeros(num_groups, dtype=torch.float64, device=groups.device)
     tv = 0.5 * float((p - q).abs().sum()) if s and n else math.nan
     return {
         'seed_count': [int(c) for c in seed_count.tolist()],

@@ -48,11 +48,12 @@ def train_and_evaluate(data: HeteroData, config: AlignerConfig | None = None, *,
     seeds = get_seeds(data).edge_index
     start = time.perf_counter()
     inputs = aligner_inputs(data).to(device)
-    with torch.random.fork_rng(devices=[]):
+    # initialised on the CPU (its generator gives the same weights on every device), then moved
+    with torch.random.fork_rng(devices=[]), torch.device('cpu'):
         torch.manual_seed(seed)
         model = MultiModalAligner.for_inputs(inputs, hidden=config.hidden, heads=config.heads,
-                                             num_layers=config.num_layers,
-                                             attention=config.attention).to(device)
+                                             num_layers=config.num_layers, attention=config.attention)
+    model = model.to(device)
     trained = train_aligner(model, inputs, seeds, steps=config.steps, lr=config.lr,
                             weight_decay=config.weight_decay, batch_size=config.batch_size,
                             temperature=config.temperature, refine_every=config.refine_every, seed=seed,
@@ -60,7 +61,7 @@ def train_and_evaluate(data: HeteroData, config: AlignerConfig | None = None, *,
     src, tgt = model.embed(inputs)
     train_s = time.perf_counter() - start
     start = time.perf_counter()
-    out = evaluate_alignment(data, src.cpu(), tgt.cpu(), csls_k=csls_k)
+    out = evaluate_alignment(data, src, tgt, csls_k=csls_k)
     gold = _gold(data)
     out['training'] = {
         'config': asdict(config), 'device': str(device), 'seed': seed,

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
+from torch_geometric.utils import index_to_mask
 from tqdm.auto import tqdm
 
 from psqe_pyg import ops
@@ -65,8 +66,9 @@ def aligner_inputs(data: HeteroData) -> AlignerInputs:
                          f"{', '.join(MODALITY_FIELDS.values())} on data['src'] and data['tgt']")
     num_src, num_tgt = data['src'].num_nodes, data['tgt'].num_nodes
     num_nodes = num_src + num_tgt
-    loops = torch.arange(num_nodes).expand(2, -1)
-    src, dst = torch.cat([union_edge_index(data), loops], dim=1)
+    edges = union_edge_index(data)
+    loops = torch.arange(num_nodes, device=edges.device).expand(2, -1)
+    src, dst = torch.cat([edges, loops], dim=1)
     graph = BipartiteCSR.build(src, dst, num_nodes, num_nodes)
     structure = features.get('name', features.get('img'))
     return AlignerInputs(features, structure, graph, num_src, num_tgt)
@@ -178,11 +180,8 @@ class TrainingLog(NamedTuple):
 def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor) -> Tensor:
     """Mutual nearest neighbours (fused cosine) among the entities no pair of ``pairs`` covers: ``[2, P]``."""
     src, tgt = model.embed(inputs)
-    free_src = torch.ones(inputs.num_src, dtype=torch.bool, device=src.device)
-    free_tgt = torch.ones(inputs.num_tgt, dtype=torch.bool, device=src.device)
-    free_src[pairs[0]] = False
-    free_tgt[pairs[1]] = False
-    rows, cols = free_src.nonzero().view(-1), free_tgt.nonzero().view(-1)
+    rows = (~index_to_mask(pairs[0], size=inputs.num_src)).nonzero().view(-1)
+    cols = (~index_to_mask(pairs[1], size=inputs.num_tgt)).nonzero().view(-1)
     mnn = ops.mutual_nn(src[rows], tgt[cols])
     return torch.stack([rows[mnn.row], cols[mnn.col]])
 
@@ -208,10 +207,10 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
             raise ValueError(f'seeds[{i}] holds ids outside [0, {n}) of the {name} KG')
     device = next(model.parameters()).device
     pairs = seeds.to(device)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # shuffles on the CPU: the same order on every device
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses, rounds = [], []
-    order, cursor = torch.empty(0, dtype=torch.long), 0
+    order, cursor = pairs.new_empty(0), 0
     # without attention the propagated features have no parameters: compute them once
     fixed_structure = None if model.attention else model.structure(inputs)
     model.train()
@@ -221,11 +220,11 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
             new = _free_mutual_nn(model, inputs, pairs)
             pairs = torch.cat([pairs, new], dim=1)
             rounds.append(pairs.size(1))
-            order, cursor = torch.empty(0, dtype=torch.long), 0  # a fresh pass over all pairs
+            order, cursor = pairs.new_empty(0), 0  # a fresh pass over all pairs
             log.debug('step %d: iterative learning added %d pairs (%d in all)', step, new.size(1), pairs.size(1))
         if cursor >= order.numel():
-            order, cursor = torch.randperm(pairs.size(1), generator=gen), 0
-        batch = pairs[:, order[cursor:cursor + batch_size].to(device)]
+            order, cursor = torch.randperm(pairs.size(1), generator=gen, device='cpu').to(device), 0
+        batch = pairs[:, order[cursor:cursor + batch_size]]
         cursor += batch_size
         if batch.size(1) < 2:  # a lone pair left at the end of a pass has no negatives: start a new pass
             continue

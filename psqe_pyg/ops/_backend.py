@@ -1,10 +1,21 @@
 """Backend choice and input validation shared by the ``psqe_pyg.ops`` wrappers."""
+import os
+import warnings
+
 import torch
 from torch import Tensor
 
 from psqe_pyg.ops._extension import WITH_EXTENSION
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+#: Whether the CUDA kernels (csrc/cuda) have passed tests/test_ops_cuda.py and memcheck on a GPU. Set True only
+#: by the commit that adds that GPU test summary, benchmarks/results/gpu_check.json (tools/gpu_check.sh). While
+#: False, ``backend='auto'`` runs the pure-torch path on CUDA tensors (tiled ``mm`` + ``topk``).
+CUDA_KERNELS_VERIFIED = False
+#: ``PSQE_PYG_CUDA_KERNELS=1`` lets ``backend='auto'`` pick the CUDA kernels while they are unverified.
+CUDA_KERNELS_ENV = 'PSQE_PYG_CUDA_KERNELS'
+_warned_unverified = False
 
 
 def has_kernel(op: str, device: torch.device) -> bool:
@@ -17,28 +28,59 @@ def has_kernel(op: str, device: torch.device) -> bool:
     return bool(torch._C._dispatch_has_kernel_for_dispatch_key(f'psqe::{op}', key))
 
 
+def _warn_unverified_cuda(why: str) -> None:
+    global _warned_unverified
+    if not CUDA_KERNELS_VERIFIED and not _warned_unverified:
+        _warned_unverified = True
+        warnings.warn(f'psqe_pyg: running the CUDA kernels ({why}), which have not yet passed their tests on a '
+                      'GPU (psqe_pyg.ops.CUDA_KERNELS_VERIFIED is False): check their results, or use the '
+                      "pure-torch path (backend='torch', or 'auto' without PSQE_PYG_CUDA_KERNELS=1); "
+                      'tools/gpu_check.sh runs the tests', stacklevel=4)
+
+
+def auto_uses_kernel(op: str, device: torch.device) -> bool:
+    """Whether ``backend='auto'`` runs the compiled kernel of ``op`` for ``device``: it is registered, and on
+    CUDA the kernels are verified (:data:`CUDA_KERNELS_VERIFIED`) or opted in with ``PSQE_PYG_CUDA_KERNELS=1``."""
+    if not has_kernel(op, device):
+        return False
+    if device.type != 'cuda' or CUDA_KERNELS_VERIFIED:
+        return True
+    if os.environ.get(CUDA_KERNELS_ENV) == '1':
+        _warn_unverified_cuda(f'{CUDA_KERNELS_ENV}=1')
+        return True
+    return False
+
+
 def resolve_backend(op: str, backend: str, device: torch.device, allowed: tuple[str, ...],
                     kernels: tuple[str, ...] | None = None) -> str:
-    """Maps ``backend`` (``'auto'`` or one of ``allowed``) to the implementation that will run.
+    """Maps ``backend`` (``'auto'`` or one of ``allowed``) to the implementation that will run: ``'cpp'``
+    (the compiled kernels ``kernels``, default ``(op,)``), ``'torch'`` or ``'faiss'``.
 
-    ``'auto'`` is the compiled kernel when the ``kernels`` (default: ``op``) are registered for the
-    device, else the pure-torch reference. Asking for ``'cpp'`` without a kernel, or ``'faiss'``
-    without faiss, raises.
+    ``'auto'`` is the compiled kernel where :func:`auto_uses_kernel` allows it, else the pure-torch
+    reference. ``'cpp'`` asks for the compiled kernel of the input's device and ``'cuda'`` for the CUDA
+    kernel (the input must be on a CUDA device); either raises without the kernel and warns once while
+    the CUDA kernels are unverified. ``'faiss'`` without faiss raises.
     """
-    compiled = all(has_kernel(name, device) for name in (kernels or (op,)))
+    names = kernels or (op,)
     if backend == 'auto':
-        return 'cpp' if compiled else 'torch'
+        return 'cpp' if all(auto_uses_kernel(name, device) for name in names) else 'torch'
     if backend not in allowed:
         raise ValueError(f"{op}: backend must be 'auto' or one of {allowed}, got {backend!r}")
-    if backend == 'cpp' and not compiled:
-        why = ('the compiled extension is not loaded (psqe_pyg/_C.so missing or disabled)' if not WITH_EXTENSION
-               else f'the compiled extension has no {device.type} kernel for it')
-        raise RuntimeError(f"{op}: backend='cpp' requested but {why}; use backend='auto' or 'torch'")
+    if backend == 'cuda' and device.type != 'cuda':
+        raise ValueError(f"{op}: backend='cuda' runs the CUDA kernel and needs CUDA tensors, got {device} tensors")
+    if backend in ('cpp', 'cuda'):
+        if not all(has_kernel(name, device) for name in names):
+            why = ('the compiled extension is not loaded (psqe_pyg/_C.so missing or disabled)' if not WITH_EXTENSION
+                   else f'the compiled extension has no {device.type} kernel for it')
+            raise RuntimeError(f"{op}: backend={backend!r} requested but {why}; use backend='auto' or 'torch'")
+        if device.type == 'cuda':
+            _warn_unverified_cuda(f'backend={backend!r}')
+        return 'cpp'
     if backend == 'faiss':
         try:
             import faiss  # noqa: F401
         except ImportError as e:
-            raise ImportError(f"{op}: backend='faiss' needs faiss (pip install faiss-cpu)") from e
+            raise ImportError(f"{op}: backend='faiss' needs faiss (pip install faiss-cpu, or faiss-gpu)") from e
     return backend
 
 

@@ -5,10 +5,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from psqe_pyg.ops import reference
+from psqe_pyg.ops import _faiss, reference
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
-BACKENDS = ('cpp', 'torch', 'faiss')
+BACKENDS = ('cpp', 'cuda', 'torch', 'faiss')
 
 
 class KMeansResult(NamedTuple):
@@ -24,20 +24,27 @@ def kmeans_uniforms(k: int, seed: int) -> Tensor:
     every backend and device consumes identical randomness)."""
     gen = torch.Generator(device='cpu')
     gen.manual_seed(int(seed))
-    return torch.rand(k, generator=gen, dtype=torch.float64)
+    return torch.rand(k, generator=gen, dtype=torch.float64, device='cpu')
 
 
 def _faiss_kmeans(x: Tensor, k: int, iters: int, seed: int) -> Tensor:
+    """faiss's k-means (what ``faiss.Kmeans`` runs), on the GPU for CUDA rows when faiss has GPU support."""
     import faiss
-    import numpy as np
 
-    xf = np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
-    n = xf.shape[0]
+    xf = x.detach().to('cpu', torch.float32).contiguous().numpy()  # faiss's Clustering trains on host rows
+    n, d = xf.shape
+    clustering = faiss.Clustering(d, k)
+    clustering.niter = max(int(iters), 1)
+    clustering.seed = int(seed) % (2 ** 31)
+    clustering.verbose = False
     # Train on every row (faiss subsamples beyond 256 rows per centroid by default).
-    km = faiss.Kmeans(xf.shape[1], k, niter=max(int(iters), 1), seed=int(seed) % (2 ** 31), verbose=False,
-                      max_points_per_centroid=max(256, math.ceil(n / k)), min_points_per_centroid=1)
-    km.train(xf)
-    return torch.from_numpy(km.centroids.copy()).to(x.device, x.dtype)
+    clustering.max_points_per_centroid = max(256, math.ceil(n / k))
+    clustering.min_points_per_centroid = 1
+    gpu = _faiss.on_gpu(x.device)
+    with _faiss.stream(x.device, gpu):
+        clustering.train(xf, _faiss.flat_index(d, 'l2', x.device, gpu))
+    centroids = faiss.vector_to_array(clustering.centroids).reshape(k, d)
+    return torch.from_numpy(centroids).to(x.device, x.dtype)
 
 
 def _mean_variance(x: Tensor) -> float:
@@ -73,10 +80,12 @@ def kmeans(x: Tensor, k: int, iters: int = 50, seed: int = 0, *, tol: float = 1e
         iters: maximum Lloyd iterations (``>= 0``).
         seed: seeds the k-means++ draw.
         tol: relative convergence tolerance (see above).
-        backend: ``'auto'``, ``'cpp'`` (``torch.ops.psqe.kmeans_pp_init`` + ``kmeans_lloyd``),
+        backend: ``'auto'`` (as in :func:`~psqe_pyg.ops.sim_topk`), ``'cpp'`` (``torch.ops.psqe.kmeans_pp_init``
+            + ``kmeans_lloyd``), ``'cuda'`` (their CUDA kernels),
             ``'torch'`` (the pure-torch reference: same seeding, same iteration), or ``'faiss'``
-            (``faiss.Kmeans`` seeded with ``seed``, trained on all rows; its seeding and iterations are
-            faiss's own, so its clusters differ from ours; assignment and inertia are ours).
+            (faiss's k-means, as ``faiss.Kmeans``, seeded with ``seed``, trained on all rows, on the GPU for
+            CUDA rows when faiss has GPU support; its seeding and iterations are faiss's own, so its
+            clusters differ from ours; assignment and inertia are ours).
 
     Returns:
         :class:`KMeansResult`.

@@ -3,9 +3,9 @@ import torch
 from torch import Tensor
 
 from psqe_pyg.ops import reference
-from psqe_pyg.ops._backend import check_index_vector, has_kernel, resolve_backend
+from psqe_pyg.ops._backend import auto_uses_kernel, check_index_vector, has_kernel, resolve_backend
 
-BACKENDS = ('cpp', 'torch')
+BACKENDS = ('cpp', 'cuda', 'torch')
 
 
 def greedy_match(row: Tensor, col: Tensor, score: Tensor, limit: int | None = None, *,
@@ -23,8 +23,9 @@ def greedy_match(row: Tensor, col: Tensor, score: Tensor, limit: int | None = No
             is also refused (without taking its row or column) once its group has accepted
             ``group_limit[g]`` candidates.
         group_limit: ``[G]`` int64 per-group caps (negative: no cap), or one int for every group.
-        backend: ``'auto'`` (the compiled kernel; tensors on a device without one go through the CPU
-            kernel), ``'cpp'`` or ``'torch'`` (the pure-torch reference).
+        backend: ``'auto'`` (the compiled kernel; tensors on a device without a kernel that ``'auto'`` may
+            use, e.g. CUDA while the CUDA kernels are unverified, go through the CPU kernel), ``'cpp'``,
+            ``'cuda'`` (the CUDA kernel) or ``'torch'`` (the pure-torch reference).
 
     Returns:
         ``[S]`` int64: the positions ``p`` of the accepted candidates, in acceptance order (so
@@ -76,7 +77,7 @@ def greedy_match(row: Tensor, col: Tensor, score: Tensor, limit: int | None = No
         raise ValueError(f'{who}: group_limit needs group')
 
     device = row.device
-    if backend == 'auto' and not has_kernel(op, device) and has_kernel(op, torch.device('cpu')):
+    if backend == 'auto' and not auto_uses_kernel(op, device) and has_kernel(op, torch.device('cpu')):
         run_on = torch.device('cpu')  # a sequential walk: the CPU kernel beats a device round trip loop
     else:
         run_on = device

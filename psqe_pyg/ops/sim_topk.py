@@ -4,10 +4,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from psqe_pyg.ops import reference
+from psqe_pyg.ops import _faiss, reference
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
-BACKENDS = ('cpp', 'torch', 'faiss')
+BACKENDS = ('cpp', 'cuda', 'torch', 'faiss')
 
 
 class SimTopK(NamedTuple):
@@ -32,25 +32,20 @@ class MutualNN(NamedTuple):
 
 
 def _faiss_sim_topk(x: Tensor, y: Tensor, k: int, col_best: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    import faiss
-    import numpy as np
-
-    def as_np(t: Tensor):
-        return np.ascontiguousarray(t.detach().to('cpu', torch.float32).numpy())
-
-    xf, yf = as_np(x), as_np(y)
     kk = min(k, y.size(0))
-    index = faiss.IndexFlatIP(x.size(1))
-    index.add(yf)
-    dist, idx = index.search(xf, kk)
-    values = torch.from_numpy(dist).to(x.device, x.dtype)
-    indices = torch.from_numpy(idx).to(x.device, torch.long)
+    gpu = _faiss.on_gpu(x.device, kk)
+    xf, yf = _faiss.rows(x, gpu), _faiss.rows(y, gpu)
+
+    def search(base, queries, n: int) -> tuple[Tensor, Tensor]:
+        index = _faiss.flat_index(x.size(1), 'ip', x.device, gpu)
+        with _faiss.stream(x.device, gpu):
+            index.add(base)
+            dist, idx = index.search(queries, n)
+        return torch.as_tensor(dist).to(x.device, x.dtype), torch.as_tensor(idx).to(x.device, torch.long)
+
+    values, indices = search(yf, xf, kk)
     if col_best:
-        index = faiss.IndexFlatIP(x.size(1))
-        index.add(xf)
-        dist, idx = index.search(yf, 1)
-        col_values = torch.from_numpy(dist[:, 0].copy()).to(x.device, x.dtype)
-        col_indices = torch.from_numpy(idx[:, 0].copy()).to(x.device, torch.long)
+        col_values, col_indices = (t[:, 0].contiguous() for t in search(xf, yf, 1))
     else:
         col_values = torch.empty(0, dtype=x.dtype, device=x.device)
         col_indices = torch.empty(0, dtype=torch.long, device=x.device)
@@ -69,9 +64,11 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
         y: ``[M, d]`` with x's dtype and device.
         k: neighbours per row, ``>= 1``; more than ``M`` gives ``M``.
         col_best: also return, per y row, the best x row.
-        backend: ``'auto'`` (the compiled kernel for x's device if there is one, else ``'torch'``),
-            ``'cpp'`` (the compiled ``torch.ops.psqe.sim_topk``), ``'torch'`` (the tiled pure-torch
-            reference), or ``'faiss'`` (exact ``IndexFlatIP`` on CPU in float32; its tie order is faiss's).
+        backend: ``'auto'`` (the compiled kernel for x's device if there is one, and on CUDA only once the
+            CUDA kernels are verified, see :mod:`psqe_pyg.ops`; else ``'torch'``), ``'cpp'`` (the compiled
+            ``torch.ops.psqe.sim_topk``), ``'cuda'`` (its CUDA kernel), ``'torch'`` (the tiled pure-torch
+            reference), or ``'faiss'`` (exact ``IndexFlatIP`` in float32, a ``GpuIndexFlatIP`` for CUDA
+            tensors when faiss has GPU support; its tie order is faiss's).
         tile_rows, tile_cols: tile shape; ``0`` picks the backend's default (a few MB per tile).
 
     Returns:

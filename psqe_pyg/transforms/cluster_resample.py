@@ -80,7 +80,7 @@ class ClusterResample(BaseTransform):
             else:
                 log.info('ClusterResample: the pair has no secondary modality; matching on fused features')
 
-        seeds = Seeds.empty()
+        seeds = Seeds.empty(f_src.device)
         for c in range(k):  # K is small (5): one greedy matching per cluster
             if quota[c] == 0:
                 continue

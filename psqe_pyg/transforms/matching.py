@@ -4,6 +4,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
+from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
 
@@ -37,8 +38,8 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
     Returns:
         :class:`Matches` in acceptance order.
     """
-    rows = torch.arange(x.size(0))
-    cols = torch.arange(y.size(0))
+    rows = torch.arange(x.size(0), device=x.device)
+    cols = torch.arange(y.size(0), device=y.device)
     out_r, out_c, out_s = [], [], []
     remaining = limit
     while remaining > 0 and rows.numel() > 0 and cols.numel() > 0:
@@ -52,9 +53,8 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
 
         complete = kk == cols.numel()
         if not complete:
-            unmatched = torch.ones(x.size(0), dtype=torch.bool)
-            unmatched[acc_r] = False
-            kth = top.values[unmatched[rows], -1]
+            matched = index_to_mask(acc_r, size=x.size(0))
+            kth = top.values[~matched[rows], -1]
             if kth.numel() > 0:
                 # Ties at the bound are only trusted once the candidate lists cannot grow further.
                 capped = kk >= max_k // max(rows.numel(), 1)
@@ -71,13 +71,11 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
             break
         if take < max(1, limit // 100):
             k = min(2 * k, cols.numel(), max(k, max_k // max(rows.numel(), 1)))
-        free_r = torch.ones(x.size(0), dtype=torch.bool)
-        free_c = torch.ones(y.size(0), dtype=torch.bool)
-        free_r[acc_r[:take]] = False
-        free_c[acc_c[:take]] = False
-        rows, cols = rows[free_r[rows]], cols[free_c[cols]]
+        taken_r = index_to_mask(acc_r[:take], size=x.size(0))
+        taken_c = index_to_mask(acc_c[:take], size=y.size(0))
+        rows, cols = rows[~taken_r[rows]], cols[~taken_c[cols]]
         log.debug('greedy match round: %d accepted, %d to go, k=%d', take, remaining, k)
     if not out_r:
-        empty = torch.empty(0, dtype=torch.long)
-        return Matches(empty, empty, torch.empty(0, dtype=x.dtype))
+        empty = torch.empty(0, dtype=torch.long, device=x.device)
+        return Matches(empty, empty, x.new_empty(0))
     return Matches(torch.cat(out_r), torch.cat(out_c), torch.cat(out_s))

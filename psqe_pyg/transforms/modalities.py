@@ -53,10 +53,11 @@ def pair_features(data: HeteroData, name: str) -> tuple[Tensor, Tensor] | None:
 
 
 def image_mask(data: HeteroData, nt: str) -> Tensor:
-    """``data[nt].img_mask`` (``[N]`` bool, True where the entity has an image), all True when absent."""
+    """``data[nt].img_mask`` (``[N]`` bool, True where the entity has an image), all True (on the device of
+    ``x_img``) when absent."""
     store = data[nt]
     if 'img_mask' not in store:
-        return torch.ones(store.num_nodes, dtype=torch.bool)
+        return torch.ones(store.num_nodes, dtype=torch.bool, device=store.x_img.device)
     mask = store.img_mask
     if mask.dtype != torch.bool or mask.shape != (store.num_nodes,):
         raise ValueError(f"data['{nt}'].img_mask must be a bool tensor of shape [{store.num_nodes}], "
@@ -64,7 +65,7 @@ def image_mask(data: HeteroData, nt: str) -> Tensor:
     return mask
 
 
-def _primary(img: Tensor | None, name: Tensor | None, mask: Tensor) -> Tensor | None:
+def _primary(img: Tensor | None, name: Tensor | None, mask: Tensor | None) -> Tensor | None:
     if img is None:
         return None if name is None else F.normalize(name, dim=-1)
     img = F.normalize(img, dim=-1) * mask.unsqueeze(-1)
@@ -88,7 +89,7 @@ def get_modalities(data: HeteroData) -> tuple[Modalities, Modalities]:
     for i, nt in enumerate(NODE_TYPES):
         get = lambda name: None if feats[name] is None else feats[name][i]  # noqa: E731
         out.append(Modalities(
-            primary=_primary(get('x_img'), get('x_name'), image_mask(data, nt)),
+            primary=_primary(get('x_img'), get('x_name'), None if get('x_img') is None else image_mask(data, nt)),
             attr=None if get('x_attr') is None else F.normalize(get('x_attr'), dim=-1),
             rel=None if get('x_rel') is None else F.normalize(get('x_rel'), dim=-1),
         ))

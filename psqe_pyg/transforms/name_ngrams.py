@@ -4,6 +4,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg.features import HashingTextEncoder
+from psqe_pyg.graph import pair_device
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,11 @@ class NameNgramFeatures(BaseTransform):
         if not self.overwrite and all(self.attr in data[nt] for nt in ('src', 'tgt')):
             log.info('NameNgramFeatures: the pair already has %s; kept', self.attr)
             return data
+        device = pair_device(data)
         for nt in ('src', 'tgt'):
             if 'name' not in data[nt]:
                 raise ValueError(f"NameNgramFeatures needs the entity names: data['{nt}'].name is missing")
-            data[nt][self.attr] = self.encoder(list(data[nt].name))
+            data[nt][self.attr] = self.encoder(list(data[nt].name)).to(device)
         return data
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
+from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
 from psqe_pyg.graph import csr_neighbors
@@ -44,7 +45,7 @@ def expansion_features(mods: Modalities, views: dict[str, Tensor],
 
 def _padded_neighbors(rowptr: Tensor, col: Tensor, nodes: Tensor, width: int) -> tuple[Tensor, Tensor]:
     """Neighbour lists of ``nodes [c]`` padded to ``width``: ids ``[c, width]`` and validity mask."""
-    offset = torch.arange(width)
+    offset = torch.arange(width, device=rowptr.device)
     valid = offset.unsqueeze(0) < (rowptr[nodes + 1] - rowptr[nodes]).unsqueeze(1)
     idx = (rowptr[nodes].unsqueeze(1) + offset).clamp(max=max(col.numel() - 1, 0))
     return col[idx] if col.numel() > 0 else torch.zeros_like(idx), valid
@@ -82,8 +83,8 @@ def expansion_candidates(seeds: Tensor, nbr_src: tuple[Tensor, Tensor], nbr_tgt:
             i, p, q = ok.nonzero(as_tuple=True)
             out.append(Candidates(idx[i], a[i, p], b[i, q], score[i, p, q]))
     if not out:
-        empty = torch.empty(0, dtype=torch.long)
-        return Candidates(empty, empty, empty, torch.empty(0, dtype=g_src.dtype))
+        empty = torch.empty(0, dtype=torch.long, device=seeds.device)
+        return Candidates(empty, empty, empty, g_src.new_empty(0))
     return Candidates(*(torch.cat(parts) for parts in zip(*out)))
 
 
@@ -118,14 +119,12 @@ class NeighborhoodExpansion(BaseTransform):
         src, tgt = get_modalities(data)
         g_src = expansion_features(src, learned_views(data, 'src'), self.weights)
         g_tgt = expansion_features(tgt, learned_views(data, 'tgt'), self.weights)
-        pos = torch.arange(m, dtype=torch.float64) / m
+        pos = torch.arange(m, dtype=torch.float64, device=g_src.device) / m
         threshold = (self.eta_start + self.eta_span * pos).to(g_src.dtype)
         quota = (self.k_start - self.k_span * pos).floor().long().clamp(min=0)
 
-        free_src = torch.ones(data['src'].num_nodes, dtype=torch.bool)
-        free_tgt = torch.ones(data['tgt'].num_nodes, dtype=torch.bool)
-        free_src[seeds.edge_index[0]] = False
-        free_tgt[seeds.edge_index[1]] = False
+        free_src = ~index_to_mask(seeds.edge_index[0], size=data['src'].num_nodes)
+        free_tgt = ~index_to_mask(seeds.edge_index[1], size=data['tgt'].num_nodes)
         cand = expansion_candidates(seeds.edge_index, csr_neighbors(data, 'src'), csr_neighbors(data, 'tgt'),
                                     g_src, g_tgt, threshold, free_src, free_tgt)
 
@@ -135,7 +134,8 @@ class NeighborhoodExpansion(BaseTransform):
         order = order[torch.argsort(cand.score[order], descending=True, stable=True)]
         order = order[torch.argsort(cand.seed[order], stable=True)]
         cand = Candidates(*(t[order] for t in cand))
-        rank = torch.arange(cand.seed.numel(), 0, -1, dtype=torch.float64)  # a descending key in walk order
+        rank = torch.arange(cand.seed.numel(), 0, -1, dtype=torch.float64,
+                            device=cand.seed.device)  # a descending key in walk order
         accepted = ops.greedy_match(cand.src, cand.tgt, rank, group=cand.seed, group_limit=quota)
         added = Seeds.of(cand.src[accepted], cand.tgt[accepted], cand.score[accepted], stage=3)
         log.info('NeighborhoodExpansion: %d candidates, %d added', cand.seed.numel(), len(added))

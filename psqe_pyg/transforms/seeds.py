@@ -5,6 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from psqe_pyg.graph import pair_device
+
 SEED_EDGE = ('src', 'pseudo_seed', 'tgt')
 
 
@@ -15,13 +17,14 @@ class Seeds(NamedTuple):
     stage: Tensor
 
     @staticmethod
-    def empty() -> 'Seeds':
-        return Seeds(torch.empty(2, 0, dtype=torch.long), torch.empty(0), torch.empty(0, dtype=torch.long))
+    def empty(device: torch.device | str) -> 'Seeds':
+        return Seeds(torch.empty(2, 0, dtype=torch.long, device=device), torch.empty(0, device=device),
+                     torch.empty(0, dtype=torch.long, device=device))
 
     @staticmethod
     def of(row: Tensor, col: Tensor, score: Tensor, stage: int) -> 'Seeds':
         return Seeds(torch.stack([row, col]).long(), score.float(),
-                     torch.full((row.numel(), ), stage, dtype=torch.long))
+                     torch.full((row.numel(), ), stage, dtype=torch.long, device=row.device))
 
     def __len__(self) -> int:
         return self.edge_index.size(1)
@@ -41,12 +44,13 @@ def get_seeds(data: HeteroData, *, required: bool = True) -> Seeds:
         if required:
             raise ValueError(f"the pair has no {SEED_EDGE} edges: run a seed generator first "
                              f"(ClusterResample, PSQE or VisualPivot)")
-        return Seeds.empty()
+        return Seeds.empty(pair_device(data))
     store = data[SEED_EDGE]
-    n = store.edge_index.size(1)
-    score = store.score if 'score' in store else torch.ones(n)
-    stage = store.stage if 'stage' in store else torch.zeros(n, dtype=torch.long)
-    return Seeds(store.edge_index, score, stage)
+    edge_index = store.edge_index
+    n = edge_index.size(1)
+    score = store.score if 'score' in store else torch.ones(n, device=edge_index.device)
+    stage = store.stage if 'stage' in store else torch.zeros(n, dtype=torch.long, device=edge_index.device)
+    return Seeds(edge_index, score, stage)
 
 
 def set_seeds(data: HeteroData, seeds: Seeds) -> HeteroData:
