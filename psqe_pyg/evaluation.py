@@ -15,19 +15,22 @@ GOLD_EDGE = ('src', 'same_as', 'tgt')
 
 def gold_test_links(data: HeteroData) -> Tensor:
     """The test links ``[2, L]``: ``data['src', 'same_as', 'tgt'].edge_index[:, test_mask]`` (all gold links
-    when the pair has no ``test_mask``)."""
+    when the pair has no ``test_mask``). Raises a ValueError when the pair has no gold or no test links."""
     if GOLD_EDGE not in data.edge_types:
         raise ValueError(f'the pair has no gold links {GOLD_EDGE}: nothing to evaluate against')
     store = data[GOLD_EDGE]
     links = store.edge_index
-    return links[:, store.test_mask] if 'test_mask' in store else links
+    links = links[:, store.test_mask] if 'test_mask' in store else links
+    if links.size(1) == 0:
+        raise ValueError(f'the pair has gold links {GOLD_EDGE} but no test links: nothing to evaluate against')
+    return links
 
 
 def one_to_one_accuracy(src_emb: Tensor, tgt_emb: Tensor, links: Tensor) -> float:
     """Hits@1 after one-to-one decoding: greedy matching by cosine between the test links' sources and
     targets (each used once); the share of links whose source is matched to its own target."""
     if links.size(1) == 0:
-        return 0.0
+        raise ValueError('one_to_one_accuracy: links is empty, the accuracy is undefined')
     s = torch.nn.functional.normalize(src_emb[links[0]].float(), dim=-1)
     t = torch.nn.functional.normalize(tgt_emb[links[1]].float(), dim=-1)
     match = greedy_dense_match(s, t, links.size(1))
