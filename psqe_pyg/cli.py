@@ -89,8 +89,8 @@ def _check_device(spec: str) -> None:
             why = 'this torch is built without CUDA' if torch.version.cuda is None else 'no CUDA GPU is visible'
             raise ValueError(f'--device {spec}: CUDA is not available ({why}); use --device cpu')
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f'--device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s), '
-                             f'cuda:0 to cuda:{torch.cuda.device_count() - 1}')
+            raise ValueError(f'--device {spec}: no such device (this machine has {torch.cuda.device_count()} '
+                             'CUDA device(s), numbered from cuda:0)')
 
 
 def _check_args(args: argparse.Namespace) -> None:

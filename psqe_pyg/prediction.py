@@ -127,20 +127,14 @@ def alignment_quality(alignment: Alignment, links: Tensor) -> dict:
     links among the pairs. Returns ``{'pairs', 'verifiable', 'correct', 'links', 'precision', 'recall',
     'f1'}``; the ratios are ``None`` when undefined (no verifiable pair, no link).
     """
-    src, tgt = alignment.src.cpu(), alignment.tgt.cpu()
-    links = links.cpu()
-    num_src = int(max(src.max(), links[0].max())) + 1 if src.numel() and links.numel() else 0
-    num_tgt = int(max(tgt.max(), links[1].max())) + 1 if tgt.numel() and links.numel() else 0
-    link_of = torch.full((num_src,), -1, dtype=torch.long)
+    src, tgt, links = alignment.src.cpu(), alignment.tgt.cpu(), links.cpu()
+    ids = [torch.cat([src, links[0]]), torch.cat([tgt, links[1]])]
+    link_of = torch.full((int(ids[0].max()) + 1 if ids[0].numel() else 0,), -1, dtype=torch.long)
     link_of[links[0]] = links[1]
-    tgt_linked = torch.zeros(num_tgt, dtype=torch.bool)
+    tgt_linked = torch.zeros(int(ids[1].max()) + 1 if ids[1].numel() else 0, dtype=torch.bool)
     tgt_linked[links[1]] = True
-    if links.numel() and src.numel():
-        verifiable = (link_of[src] >= 0) | tgt_linked[tgt]
-        correct = int((link_of[src] == tgt).sum())
-        num_verifiable = int(verifiable.sum())
-    else:
-        correct = num_verifiable = 0
+    correct = int((link_of[src] == tgt).sum())
+    num_verifiable = int(((link_of[src] >= 0) | tgt_linked[tgt]).sum())
     precision = correct / num_verifiable if num_verifiable else None
     recall = correct / links.size(1) if links.size(1) else None
     f1 = (2 * precision * recall / (precision + recall) if precision and recall else
