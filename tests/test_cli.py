@@ -206,3 +206,15 @@ def test_align_device_cuda_without_cuda_fails_at_once(caplog, monkeypatch):
         monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
         assert main(['align', '--device', 'cuda:7']) == 2
         assert '--device cuda:7: no such device (this machine has 0 CUDA device(s)' in caplog.text
+
+
+@pytest.mark.parametrize('argv, option', [
+    (['seeds', '--clusters', '0'], '--clusters'),
+    (['seeds', '--epochs', '-1'], '--epochs'),
+    (['seeds', '--budget', '0'], '--budget'),
+    (['info', '--num-entities', '0'], '--num-entities'),
+    (['info', '--dataset', 'SRPRS/en_fr', '--num-entities', '10', '--root', '.'], '--num-entities'),
+])
+def test_seeds_and_info_bad_arguments(capsys, caplog, argv, option):
+    assert main(argv) == 2
+    assert option in capsys.readouterr().err + caplog.text
