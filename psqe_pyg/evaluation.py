@@ -36,10 +36,14 @@ def gold_links(data: HeteroData, split: str = 'test') -> Tensor:
     store = data[GOLD_EDGE]
     mask = SPLITS[split]
     if mask in store:
-        return store.edge_index[:, store[mask]]
-    if split == 'test':
-        return store.edge_index
-    raise ValueError(f"the pair's gold links {GOLD_EDGE} have no {mask}: no validation links (split='val')")
+        links = store.edge_index[:, store[mask]]
+    elif split == 'test':
+        links = store.edge_index
+    else:
+        raise ValueError(f"the pair's gold links {GOLD_EDGE} have no {mask}: no validation links (split='val')")
+    if links.size(1) == 0:
+        raise ValueError(f"the pair has gold links {GOLD_EDGE} but no {split!r} links: nothing to evaluate against")
+    return links
 
 
 def one_to_one_accuracy(src_emb: Tensor, tgt_emb: Tensor, links: Tensor, decoder: str = 'greedy', *,
@@ -57,7 +61,7 @@ def one_to_one_accuracy(src_emb: Tensor, tgt_emb: Tensor, links: Tensor, decoder
         raise ValueError(f'candidates must be one of {metrics.CANDIDATE_SETS} (got {candidates!r})')
     L = links.size(1)
     if L == 0:
-        return 0.0
+        raise ValueError('one_to_one_accuracy: links is empty, the accuracy is undefined')
     if candidates == 'links':
         src_emb, tgt_emb = src_emb[links[0]], tgt_emb[links[1]]
         links = torch.arange(L, device=links.device).expand(2, L)

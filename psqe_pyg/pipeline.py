@@ -1,14 +1,18 @@
-"""The end-to-end unsupervised pipeline: pseudo seeds -> aligner -> evaluation on the test links."""
+"""The end-to-end unsupervised pipeline: pseudo seeds -> aligner -> predicted alignment, and its evaluation on
+the test links when the pair has them."""
 import logging
 import time
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.evaluation import GOLD_EDGE, evaluate_alignment
+from psqe_pyg.evaluation import GOLD_EDGE, evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
 from psqe_pyg.nn.aligner import MultiModalAligner, aligner_inputs, train_aligner
+from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
+from psqe_pyg.report import generate_seeds
 from psqe_pyg.transforms import get_seeds
 from psqe_pyg.transforms.modalities import pair_features
 
@@ -35,14 +39,13 @@ def _gold(data: HeteroData):
     return data[GOLD_EDGE].edge_index if GOLD_EDGE in data.edge_types else None
 
 
-def train_and_evaluate(data: HeteroData, config: AlignerConfig | None = None, *, device: str = 'cpu',
-                       seed: int = 0, csls_k: int | None = 10, progress: bool = True) -> dict:
-    """Trains a :class:`~psqe_pyg.nn.MultiModalAligner` on the pair's ``('src', 'pseudo_seed', 'tgt')`` edges
-    and evaluates it on the test links (:func:`~psqe_pyg.evaluation.evaluate_alignment`).
+def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, device: str = 'cpu',
+                   seed: int = 0, progress: bool = True) -> tuple[Tensor, Tensor, dict]:
+    """Trains a :class:`~psqe_pyg.nn.MultiModalAligner` on the pair's ``('src', 'pseudo_seed', 'tgt')`` edges.
 
-    ``seed`` fixes the initialisation and the shuffles. Returns the evaluation with ``'training'``: the
-    config, the seeds given and those iterative learning ended with (their precision when the pair has gold
-    links), the loss curve and the wall times.
+    ``seed`` fixes the initialisation and the shuffles. Returns the final embeddings of all entities on
+    ``device``, ``[N_src, D]`` and ``[N_tgt, D]``, and ``training``: the config, the seeds given and those iterative
+    learning ended with (their precision when the pair has gold links), the loss curve and the wall time.
     """
     config = config or AlignerConfig()
     seeds = get_seeds(data).edge_index
@@ -58,20 +61,84 @@ def train_and_evaluate(data: HeteroData, config: AlignerConfig | None = None, *,
                             weight_decay=config.weight_decay, batch_size=config.batch_size,
                             temperature=config.temperature, refine_every=config.refine_every, seed=seed,
                             progress=progress)
-    src, tgt = model.embed(inputs)
-    train_s = time.perf_counter() - start
-    start = time.perf_counter()
-    out = evaluate_alignment(data, src, tgt, csls_k=csls_k)
+    with torch.no_grad():
+        src, tgt = model.embed(inputs)
     gold = _gold(data)
-    out['training'] = {
+    training = {
         'config': asdict(config), 'device': str(device), 'seed': seed,
         'seeds': len(seeds[0]), 'final_pairs': trained.pairs.size(1), 'rounds': trained.rounds,
         'fusion_weights': model.fusion_weights, 'loss': trained.loss,
         'seed_precision': None if gold is None else seed_quality(seeds, gold)['precision'],
         'final_pair_precision': None if gold is None else seed_quality(trained.pairs, gold)['precision'],
-        'train_s': train_s, 'eval_s': time.perf_counter() - start,
+        'train_s': time.perf_counter() - start,
     }
+    return src, tgt, training
+
+
+def train_and_evaluate(data: HeteroData, config: AlignerConfig | None = None, *, device: str = 'cpu',
+                       seed: int = 0, csls_k: int | None = 10, progress: bool = True) -> dict:
+    """:func:`train_on_seeds`, then the evaluation on the test links
+    (:func:`~psqe_pyg.evaluation.evaluate_alignment`), with ``'training'`` (and its ``'eval_s'``) added."""
+    src, tgt, training = train_on_seeds(data, config, device=device, seed=seed, progress=progress)
+    start = time.perf_counter()
+    out = evaluate_alignment(data, src, tgt, csls_k=csls_k)
+    out['training'] = {**training, 'eval_s': time.perf_counter() - start}
     return out
+
+
+def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 1000,
+                     config: AlignerConfig | None = None, device: str = 'cpu', seed: int = 0,
+                     threshold: float | str | None = 'auto', evaluate: bool = True, csls_k: int | None = 10,
+                     progress: bool = True, **psqe_kwargs) -> tuple[Alignment, dict]:
+    """Seeds -> aligner -> one-to-one decoding, and a report (what ``psqe-pyg align`` runs).
+
+    Returns every decoded pair (:func:`~psqe_pyg.prediction.predict_alignment`, with the no-counterpart
+    threshold) and a dict: ``'seeds'``, ``'training'`` (see :func:`train_on_seeds`), ``'alignment'``
+    (threshold, decoded / accepted / mutual counts) and, with ``evaluate`` and test links, the metrics of
+    :func:`~psqe_pyg.evaluation.evaluate_alignment` at the top level and ``alignment['quality']``: the
+    :func:`~psqe_pyg.prediction.alignment_quality` of the accepted pairs (``'accepted'``) and of all
+    decoded pairs (``'all'``) against the test links. ``'evaluation'`` says whether it was evaluated. The
+    gold links never influence the alignment.
+    """
+    seeded, _, timings = generate_seeds(data, seeds, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
+    src, tgt, training = train_on_seeds(seeded, config, device=device, seed=seed, progress=progress)
+    start = time.perf_counter()
+    decoded = predict_alignment(src, tgt, threshold=threshold)
+    accepted = decoded.accepted()
+    result = {'seeds': {'method': seeds, 'budget': budget, 'time_s': sum(timings.values())}}
+    summary = {'threshold': decoded.threshold, 'decoded': len(decoded.src), 'accepted': len(accepted.src),
+               'mutual': int(decoded.mutual.sum()), 'accepted_mutual': int(accepted.mutual.sum())}
+    try:
+        links = gold_links(data) if evaluate else None
+    except ValueError as e:  # no gold links, or no test links among them
+        links, result['evaluation'] = None, f'skipped: {e}'
+    if links is not None:
+        result['evaluation'] = 'test links'
+        result.update(evaluate_alignment(data, src, tgt, csls_k=csls_k))
+        summary['quality'] = {'accepted': alignment_quality(accepted, links),
+                              'all': alignment_quality(decoded, links)}
+    training['eval_s'] = time.perf_counter() - start
+    result['training'] = training
+    result['alignment'] = summary
+    return decoded, result
+
+
+def align_pair(data: HeteroData, *, seeds: str = 'psqe', budget: int = 1000, config: AlignerConfig | None = None,
+               device: str = 'cpu', seed: int = 0, keep_all: bool = False, progress: bool = True,
+               **psqe_kwargs) -> Alignment:
+    """The predicted alignment of a KG pair, no gold links needed: ``seeds`` (``'psqe'`` or ``'pivot'``) with
+    ``budget`` pairs, an aligner trained on them, and one-to-one decoding of all entities of both KGs by the
+    cosine of the final embeddings.
+
+    Returns an :class:`~psqe_pyg.prediction.Alignment` (``src``, ``tgt``, ``score``, ``mutual`` ``[P]``,
+    best first; ``.rows(data)`` gives the entities as written in the input) holding the pairs at or above the
+    no-counterpart threshold (:func:`~psqe_pyg.prediction.no_counterpart_threshold`, chosen from the
+    decoded scores alone), or every source's decoded target with ``keep_all=True``.
+    :func:`~psqe_pyg.prediction.write_alignment` writes it as TSV. Gold links, when present, influence nothing.
+    """
+    decoded = align_and_report(data, seeds=seeds, budget=budget, config=config, device=device, seed=seed,
+                               evaluate=False, progress=progress, **psqe_kwargs)[0]
+    return decoded if keep_all else decoded.accepted()
 
 
 def names_only(data: HeteroData, *, csls_k: int | None = 10) -> dict:

@@ -1,4 +1,5 @@
-"""Seed reports: how many seeds each stage made, how precise they are, and where in the graph they fall.
+"""Seed reports: how many seeds each stage made, how precise they are, and where in the graph they fall; the
+score plot of a predicted alignment.
 
 The gold links are read here for reporting only; no seed generator sees them.
 """
@@ -11,6 +12,7 @@ from torch_geometric.data import HeteroData
 
 from psqe_pyg import metrics
 from psqe_pyg.evaluation import GOLD_EDGE
+from psqe_pyg.prediction import Alignment
 from psqe_pyg.transforms import PSQE, Seeds, VisualPivot, get_seeds
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,35 @@ def plot_seed_report(reports: list[dict], path: str, title: str | None = None) -
     ax.set_ylabel('share')
     ax.set_title(title or 'Where the seeds fall: share of seed ends vs share of entities')
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_score_distribution(alignment: Alignment, path: str, title: str | None = None) -> None:
+    """Histogram of the decoded pairs' scores (mutual nearest neighbours and the others stacked) with the
+    no-counterpart threshold marked: where the tool stopped trusting itself."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    if alignment.score.numel() == 0:
+        raise ValueError('nothing to plot: the alignment holds no pairs')
+    scores = alignment.score.double().cpu()
+    mutual = alignment.mutual.cpu()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist([scores[mutual].numpy(), scores[~mutual].numpy()], bins=60, stacked=True,
+            color=['tab:blue', 'tab:orange'],
+            label=[f'mutual nearest neighbours ({int(mutual.sum()):,})',
+                   f'not mutual ({int((~mutual).sum()):,})'])
+    if alignment.threshold is not None:
+        kept = int((scores >= alignment.threshold).sum())
+        ax.axvline(alignment.threshold, color='black', linestyle='--',
+                   label=f'threshold {alignment.threshold:.3f}: {kept:,} of {len(scores):,} pairs at or above')
+    ax.set_xlabel('cosine of the decoded pair (one-to-one)')
+    ax.set_ylabel('pairs')
+    ax.set_title(title or 'Scores of the aligned pairs')
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
