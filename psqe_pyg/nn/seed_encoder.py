@@ -49,7 +49,7 @@ class ReceptiveField(NamedTuple):
 
 def receptive_field(graph: InNeighbors, nodes: Tensor, num_layers: int) -> ReceptiveField:
     """Args: ``graph`` the edges (with self loops, if wanted); ``nodes [B]`` distinct ids. Reads only the
-    edges into the field, never all edges. Every layer's nodes are sorted by id."""
+    edges into the field, never all edges. Every layer's input nodes are sorted by id."""
     layers = []
     dst_nodes = nodes
     for _ in range(num_layers):
