@@ -7,6 +7,7 @@ from torch_geometric.nn import GATConv
 from torch_geometric.utils import add_self_loops
 
 from psqe_pyg.nn import BipartiteCSR, GraphAttention, SeedEncoder, bidirectional_info_nce, receptive_field
+from psqe_pyg.nn.seed_encoder import EncoderInputs, InNeighbors, train_seed_encoder
 
 
 @pytest.mark.parametrize('num_nodes,num_edges,heads', [(30, 100, 2), (7, 5, 1), (50, 400, 3)])
@@ -32,19 +33,73 @@ def test_graph_attention_equals_pyg_gatconv(num_nodes, num_edges, heads):
     assert torch.allclose(ref.lin.weight.grad, mine.lin.weight.grad, atol=1e-4)
 
 
+def scanned_receptive_field(edge_index, num_nodes, nodes, num_layers):
+    """The receptive field by the definition: every layer scans all edges for those into its nodes."""
+    layers, dst_nodes = [], nodes
+    for _ in range(num_layers):
+        keep = torch.isin(edge_index[1], dst_nodes)
+        src, dst = edge_index[0, keep], edge_index[1, keep]
+        src_nodes = torch.unique(torch.cat([dst_nodes, src]))
+        dst_pos = {int(v): i for i, v in enumerate(dst_nodes)}
+        layers.append((torch.searchsorted(src_nodes, dst_nodes),
+                       BipartiteCSR.build(torch.searchsorted(src_nodes, src),
+                                          torch.tensor([dst_pos[int(v)] for v in dst], dtype=torch.long),
+                                          src_nodes.numel(), dst_nodes.numel())))
+        dst_nodes = src_nodes
+    return dst_nodes, layers[::-1]
+
+
+@pytest.mark.parametrize('nodes', [[3, 17, 18, 150], [150, 3, 0, 199, 42], list(range(0, 200, 7))])
+def test_receptive_field_equals_the_scan_of_all_edges(nodes):
+    torch.manual_seed(0)
+    n = 200
+    edge_index = torch.randint(0, n, (2, 700))  # duplicates and no self loops on purpose
+    edge_index[:, 5] = edge_index[:, 4]
+    nodes = torch.tensor(nodes)
+    field = receptive_field(InNeighbors.build(edge_index, n), nodes, num_layers=3)
+    input_nodes, layers = scanned_receptive_field(edge_index, n, nodes, 3)
+    assert torch.equal(field.input_nodes, input_nodes)
+    for (dst_index, graph), (ref_index, ref) in zip(field.layers, layers, strict=True):
+        assert torch.equal(dst_index, ref_index)
+        for name in BipartiteCSR._fields:
+            a, b = getattr(graph, name), getattr(ref, name)
+            assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, name
+
+
 def test_receptive_field_embeds_like_the_full_graph():
     torch.manual_seed(0)
     n = 200
     edge_index, _ = add_self_loops(torch.randint(0, n, (2, 600)), num_nodes=n)
+    graph = InNeighbors.build(edge_index, n)
     model = SeedEncoder(12, {'rel': 6}, hidden=8, heads=2)
     primary, views = torch.randn(n, 12), {'rel': torch.randn(n, 6)}
-    full = model.embed_all(primary, views, edge_index, n)
+    full = model.embed_all(primary, views, graph)
     nodes = torch.tensor([3, 17, 18, 150])
-    field = receptive_field(edge_index, n, nodes, num_layers=2)
-    part = model(primary, views, nodes, field)
-    assert field.input_nodes.numel() < n  # the field really is a subgraph here
+    inputs = EncoderInputs.gather(graph, nodes, primary, views, num_layers=2)
+    part = model(inputs)
+    assert inputs.field.input_nodes.numel() < n  # the field really is a subgraph here
     for name in ('gat', 'rel'):
         assert torch.allclose(full[name][nodes], part[name], atol=1e-6)
+
+
+def test_seed_encoder_training_is_reproducible_with_several_batches():
+    torch.manual_seed(0)
+    n = 120
+    edge_index, _ = add_self_loops(torch.randint(0, n, (2, 400)), num_nodes=n)
+    graph = InNeighbors.build(edge_index, n)
+    primary, views = torch.randn(n, 10), {'attr': torch.randn(n, 5)}
+    pairs = torch.stack([torch.arange(0, 40), torch.arange(60, 100)])
+
+    def train(seed):
+        torch.manual_seed(0)
+        model = SeedEncoder(10, {'attr': 5}, hidden=8, heads=2)
+        history = train_seed_encoder(model, primary, graph, views, pairs, epochs=4, batch_size=16, seed=seed,
+                                     progress=False)
+        return history, model.embed_all(primary, views, graph)
+
+    (h1, z1), (h2, z2), (h3, _) = train(0), train(0), train(1)
+    assert len(h1) == 4 and h1 == h2 and h1 != h3  # batches differ every epoch, and with the seed
+    assert all(torch.equal(z1[k], z2[k]) for k in z1)
 
 
 def test_bidirectional_info_nce_matches_its_definition():
@@ -65,3 +120,32 @@ def test_bidirectional_info_nce_matches_its_definition():
     assert bidirectional_info_nce(a, b, t).item() == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match=r'\[B, d\]'):
         bidirectional_info_nce(a, b[:3])
+
+
+def test_seed_encoder_makes_its_tensors_on_the_inputs_device():
+    # Under a meta default device, any tensor made without device= lands on meta and the first op that
+    # mixes it with the CPU inputs raises; training and embedding must also give the same numbers.
+    torch.manual_seed(0)
+    n = 60
+    edge_index, _ = add_self_loops(torch.randint(0, n, (2, 200)), num_nodes=n)
+    primary, views = torch.randn(n, 10), {'attr': torch.randn(n, 5)}
+    pairs = torch.stack([torch.arange(0, 20), torch.arange(30, 50)])
+
+    def run():
+        with torch.device(primary.device):  # as GlobalResample builds it: the parameters on the inputs' device
+            torch.manual_seed(0)
+            model = SeedEncoder(10, {'attr': 5}, hidden=8, heads=2)
+        graph = InNeighbors.build(edge_index, n)
+        history = train_seed_encoder(model, primary, graph, views, pairs, epochs=3, batch_size=8, progress=False)
+        return history, model.embed_all(primary, views, graph)
+
+    expected_history, expected = run()
+    default = torch.get_default_device()
+    torch.set_default_device('meta')
+    try:
+        history, out = run()
+    finally:
+        torch.set_default_device(default)
+    assert history == expected_history
+    for name, z in expected.items():
+        assert out[name].device.type == 'cpu' and torch.equal(out[name], z)

@@ -34,10 +34,10 @@ class BipartiteCSR(NamedTuple):
     def build(src: Tensor, dst: Tensor, num_src: int, num_dst: int) -> 'BipartiteCSR':
         order = torch.argsort(dst * num_src + src)
         src, dst = src[order], dst[order]
-        rowptr = torch.zeros(num_dst + 1, dtype=torch.long)
+        rowptr = torch.zeros(num_dst + 1, dtype=torch.long, device=dst.device)
         rowptr[1:] = torch.cumsum(torch.bincount(dst, minlength=num_dst), 0)
         t_perm = torch.argsort(src * num_dst + dst)
-        t_rowptr = torch.zeros(num_src + 1, dtype=torch.long)
+        t_rowptr = torch.zeros(num_src + 1, dtype=torch.long, device=src.device)
         t_rowptr[1:] = torch.cumsum(torch.bincount(src, minlength=num_src), 0)
         return BipartiteCSR(src, dst, rowptr, t_rowptr, dst[t_perm], t_perm, num_src, num_dst)
 
@@ -48,7 +48,7 @@ class BipartiteCSR(NamedTuple):
 def csr_tensor(rowptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(rowptr, col, values, size, check_invariants=False)
+        return torch.sparse_csr_tensor(rowptr, col, values, size, device=values.device, check_invariants=False)
 
 
 class _AttentionAggregate(torch.autograd.Function):

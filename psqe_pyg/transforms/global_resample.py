@@ -7,7 +7,7 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import add_self_loops
 
 from psqe_pyg.graph import union_edge_index
-from psqe_pyg.nn.seed_encoder import SeedEncoder, train_seed_encoder
+from psqe_pyg.nn.seed_encoder import InNeighbors, SeedEncoder, train_seed_encoder
 from psqe_pyg.transforms.matching import greedy_dense_match
 from psqe_pyg.transforms.modalities import Modalities, fuse, get_modalities
 from psqe_pyg.transforms.seeds import Seeds, get_seeds, set_seeds
@@ -58,16 +58,17 @@ class GlobalResample(BaseTransform):
                  if getattr(src, name) is not None}
         num_nodes = data['src'].num_nodes + data['tgt'].num_nodes
         edge_index, _ = add_self_loops(union_edge_index(data), num_nodes=num_nodes)
-        pairs = seeds.edge_index + torch.tensor([[0], [data['src'].num_nodes]])
-        with torch.random.fork_rng(devices=[]):
+        graph = InNeighbors.build(edge_index, num_nodes)
+        shift = torch.tensor([[0], [data['src'].num_nodes]], device=seeds.edge_index.device)
+        with torch.random.fork_rng(devices=[]), torch.device(seeds.edge_index.device):
             torch.manual_seed(self.seed)
             model = SeedEncoder(None if primary is None else primary.size(1),
                                 {name: v.size(1) for name, v in views.items()}, self.hidden, self.heads,
                                 self.num_layers)
-            train_seed_encoder(model, primary, edge_index, views, pairs, num_nodes, epochs=self.epochs,
+            train_seed_encoder(model, primary, graph, views, seeds.edge_index + shift, epochs=self.epochs,
                                lr=self.lr, batch_size=self.batch_size, temperature=self.temperature,
                                seed=self.seed, progress=self.progress)
-        return model.embed_all(primary, views, edge_index, num_nodes)
+        return model.embed_all(primary, views, graph)
 
     def forward(self, data: HeteroData) -> HeteroData:
         seeds = get_seeds(data)
@@ -77,8 +78,8 @@ class GlobalResample(BaseTransform):
         z = fuse([out.get('gat'), out.get('attr'), out.get('rel')], list(self.weights))
         match = greedy_dense_match(z[:n_src], z[n_src:], self.budget, backend=self.backend)
 
-        seeded_src = torch.zeros(n_src, dtype=torch.bool)
-        seeded_tgt = torch.zeros(data['tgt'].num_nodes, dtype=torch.bool)
+        seeded_src = torch.zeros(n_src, dtype=torch.bool, device=z.device)
+        seeded_tgt = torch.zeros(data['tgt'].num_nodes, dtype=torch.bool, device=z.device)
         seeded_src[seeds.edge_index[0]] = True
         seeded_tgt[seeds.edge_index[1]] = True
         new = ~seeded_src[match.row] & ~seeded_tgt[match.col]
