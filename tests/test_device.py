@@ -10,9 +10,6 @@ machine without a GPU. ``test_cpu_cuda_parity`` runs the same pipeline on a CUDA
 import contextlib
 import copy
 import dataclasses
-import functools
-import importlib
-import sys
 
 import pytest
 import torch
@@ -20,60 +17,15 @@ from pair_factory import random_pair
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
-from psqe_pyg.pipeline import AlignerConfig, train_and_evaluate
+from psqe_pyg.pipeline import AlignerConfig, train_and_evaluate, train_on_seeds
+from psqe_pyg.prediction import predict_alignment
 from psqe_pyg.transforms import PSQE, VisualPivot, get_seeds
-
-# Functions in files another change owns (stage 2's encoder and the attention layers) that still make
-# tensors without device=. The meta run calls them with the pair's device as the default device;
-# test_known_device_faults_are_still_faults checks that each one still needs it, so a fixed one fails
-# there until its entry goes.
-KNOWN_DEVICE_FAULTS: list[tuple[str, str]] = [
-    ('psqe_pyg.transforms.global_resample', 'GlobalResample.forward'),
-    ('psqe_pyg.nn.attention', 'BipartiteCSR.build'),
-    ('psqe_pyg.nn.attention', 'csr_tensor'),
-]
-
 
 CONFIG = AlignerConfig(hidden=16, steps=12, batch_size=64, refine_every=4)
 
 
 def _pair():
     return random_pair(60, 56, seed=3, modalities=('x_img', 'x_name', 'x_attr', 'x_rel'))
-
-
-def _resolve(path: str, attr: str):
-    owner = importlib.import_module(path)
-    *outer, name = attr.split('.')
-    for part in outer:
-        owner = getattr(owner, part)
-    return owner, name
-
-
-@contextlib.contextmanager
-def _on_default_device(device: str):
-    """Runs the :data:`KNOWN_DEVICE_FAULTS` with ``device`` as the default device (a module-level function is
-    replaced wherever a ``psqe_pyg`` module imported it)."""
-    saved = []
-    for path, attr in KNOWN_DEVICE_FAULTS:
-        owner, name = _resolve(path, attr)
-        fn = owner.__dict__[name]
-        inner = fn.__func__ if isinstance(fn, staticmethod) else fn
-
-        @functools.wraps(inner)
-        def wrapped(*args, __inner=inner, **kwargs):
-            with torch.device(device):
-                return __inner(*args, **kwargs)
-        patched = staticmethod(wrapped) if isinstance(fn, staticmethod) else wrapped
-        owners = [owner] if isinstance(owner, type) else [
-            m for key, m in sys.modules.items() if key.startswith('psqe_pyg') and m.__dict__.get(name) is fn]
-        for o in owners:
-            setattr(o, name, patched)
-            saved.append((o, name, fn))
-    try:
-        yield
-    finally:
-        for owner, name, fn in reversed(saved):
-            setattr(owner, name, fn)
 
 
 class _NoMetaMixing(TorchFunctionMode):
@@ -101,7 +53,8 @@ def meta_default():
 
 def run_pipeline(data, device: str) -> dict:
     """PSQE (all stages, few epochs) and VisualPivot seeds, the aligner with iterative learning trained on each
-    (mean aggregation and attention), one-to-one decoding and evaluation, with the pair on ``device``."""
+    (mean aggregation and attention), evaluation with every one-to-one decoder, and the predicted alignment
+    with its threshold, with the pair on ``device``."""
     data = copy.copy(data).to(device)  # the caller's pair stays where it is
     out = {}
     psqe = PSQE(budget=24, num_clusters=3, epochs=3, hidden=16, batch_size=32, seed=1, progress=False)
@@ -115,6 +68,8 @@ def run_pipeline(data, device: str) -> dict:
             for key in ('train_s', 'eval_s'):
                 result['training'].pop(key)
             out[f'{method}_aligner_attention={attention}'] = result
+        src, tgt, _ = train_on_seeds(pair, CONFIG, device=device, seed=2, progress=False)
+        out[f'{method}_prediction'] = predict_alignment(src, tgt)
     return out
 
 
@@ -150,7 +105,7 @@ def test_pipeline_makes_every_tensor_on_the_input_device():
     expected = run_pipeline(data, 'cpu')
     assert len(expected['psqe_seeds']) > 0 and len(expected['pivot_seeds']) > 0
     assert expected['psqe_aligner_attention=False']['training']['rounds'], 'iterative learning never ran'
-    with meta_default(), _on_default_device('cpu'):
+    with meta_default():
         got = run_pipeline(data, 'cpu')
     assert_matches(got, expected, exact=True)
 
@@ -163,34 +118,6 @@ def test_a_tensor_made_without_device_fails_the_meta_run():
             with pytest.raises(RuntimeError, match='mixes a meta tensor'):
                 use(torch.arange(2))
         x.index_fill(0, torch.arange(2, device='cpu'), 0.0)  # made on the input's device: fine
-
-
-def _call_known_fault(attr: str) -> None:
-    """A minimal call of a :data:`KNOWN_DEVICE_FAULTS` entry on CPU inputs."""
-    from psqe_pyg.nn.attention import BipartiteCSR, csr_tensor
-    from psqe_pyg.transforms import GlobalResample
-    src, dst = torch.tensor([0, 1, 2], device='cpu'), torch.tensor([1, 2, 0], device='cpu')
-    if attr == 'GlobalResample.forward':
-        pair = VisualPivot(10)(random_pair(20, 20, seed=1))
-        GlobalResample(10, epochs=1, hidden=8, progress=False)(pair)
-    elif attr == 'BipartiteCSR.build':
-        BipartiteCSR.build(src, dst, 3, 3)
-    elif attr == 'csr_tensor':
-        csr_tensor(torch.tensor([0, 1, 2, 3], device='cpu'), src, torch.ones(3, device='cpu'), (3, 3)) @ \
-            torch.ones(3, 2, device='cpu')
-    else:
-        raise AssertionError(f'no call for {attr}: add one to _call_known_fault')
-
-
-@pytest.mark.parametrize('path, attr', KNOWN_DEVICE_FAULTS)
-def test_known_device_faults_are_still_faults(path, attr):
-    _call_known_fault(attr)  # fine on the CPU as the default device
-    try:
-        with meta_default():
-            _call_known_fault(attr)
-    except (RuntimeError, NotImplementedError):
-        return
-    pytest.fail(f'{path}.{attr} makes its tensors on its input device now: remove it from KNOWN_DEVICE_FAULTS')
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='no CUDA device: run tools/gpu_check.sh on a GPU machine')
