@@ -212,8 +212,13 @@ def _summary(result: dict) -> str:
             c = result['csls']['mean']
             lines.append(f"  Hits@1 {100 * c['hits@1']:.1f}  Hits@10 {100 * c['hits@10']:.1f}  MRR {c['mrr']:.3f}"
                          f"  (CSLS, k={result['csls']['csls_k']})")
-        if 'one_to_one_hits@1' in result:
-            lines.append(f"  Hits@1 {100 * result['one_to_one_hits@1']:.1f} with one-to-one decoding")
+        if 'cosine_all' in result:
+            lines.append(f"  Hits@1 {100 * result['cosine_all']['mean']['hits@1']:.1f}  (cosine, every entity of "
+                         "the other KG a candidate)")
+        decoded = ', '.join(f'{name} {100 * v:.1f}' for name, v in result.get('one_to_one', {}).items()
+                            if v is not None)
+        if decoded:
+            lines.append(f"  Hits@1 with one-to-one decoding: {decoded}")
         groups = ', '.join(f"degree {g['degree'][0]}-{g['degree'][1]}: {100 * g['hits@1']:.1f}"
                            for g in result['by_degree'] if g['count'])
         lines.append(f"  Hits@1 by source degree (thirds): {groups}")
