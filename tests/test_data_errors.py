@@ -394,8 +394,10 @@ def test_folder_that_matches_no_layout_lists_the_layouts(tmp_path):
                        r'needs rel_triples_1, rel_triples_2 \(missing: rel_triples_2\).*\n  ids: '
                        r'needs ent_ids_1, ent_ids_2, triples_1, triples_2'):
         load_dataset(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match='not a folder'):
+    with pytest.raises(ValueError, match=r"unknown dataset .*nowhere' \(and no such folder\); valid: "):
         load_dataset(str(tmp_path / 'nowhere'))
+    with pytest.raises(FileNotFoundError, match='not a folder'):
+        load_dataset(str(tmp_path / 'rel_triples_1'))
     _openea(tmp_path)
     for name in ('ent_ids_1', 'ent_ids_2', 'triples_1', 'triples_2'):
         (tmp_path / name).write_text('')

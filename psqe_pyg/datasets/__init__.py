@@ -63,8 +63,9 @@ def load_dataset(spec: str | os.PathLike, root: str | os.PathLike | None = None,
             ``num_entities=...``, ``seed=...``).
 
     Raises:
-        ValueError: unknown spec (the message lists the valid ones) or no root.
-        FileNotFoundError: a path that is no folder, or a folder that matches no layout.
+        ValueError: unknown spec and no such folder (the message lists the valid ones) or no
+            root.
+        FileNotFoundError: a path that is a file, or a folder that matches no layout.
     """
     if isinstance(spec, os.PathLike):
         return KGPairFolder(spec, **kwargs)[0]
@@ -93,11 +94,11 @@ def load_dataset(spec: str | os.PathLike, root: str | os.PathLike | None = None,
             return cls(root, sub_l, **kwargs)[0]
     if os.path.isdir(spec):
         return KGPairFolder(spec, **kwargs)[0]
-    if os.path.exists(spec) or os.sep in spec or spec.startswith('.'):
+    if os.path.exists(spec):
         raise FileNotFoundError(f'{spec}: not a folder (expected a folder holding a KG pair, or '
                                 f'one of: {", ".join(valid)})')
-    raise ValueError(f'unknown dataset {spec!r}; valid: {", ".join(valid)}, or a folder holding '
-                     'a KG pair (OpenEA or id layout)')
+    raise ValueError(f'unknown dataset {spec!r} (and no such folder); valid: {", ".join(valid)}, '
+                     'or a folder holding a KG pair (OpenEA or id layout)')
 
 
 def dataset_summary(data: HeteroData) -> dict[str, Any]:
