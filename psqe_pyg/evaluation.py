@@ -42,7 +42,7 @@ def gold_links(data: HeteroData, split: str = 'test') -> Tensor:
     else:
         raise ValueError(f"the pair's gold links {GOLD_EDGE} have no {mask}: no validation links (split='val')")
     if links.size(1) == 0:
-        raise ValueError(f"the pair has gold links {GOLD_EDGE} but no {split!r} links: nothing to evaluate against")
+        raise ValueError(f"the pair has gold links {GOLD_EDGE} but no {split} links: nothing to evaluate against")
     return links
 
 

@@ -1,12 +1,21 @@
 """The helpers benchmarks/kernels.py trusts before it records a time: the torch baseline and the check."""
+import importlib
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'benchmarks'))
-kernels = pytest.importorskip('kernels', reason='benchmarks/kernels.py needs benchmarks/ on the path')
+# benchmarks/ is on the path only for this import: left there, its kernels.py would shadow the PyPI package
+# 'kernels' that transformers (loaded by the MiniLM name encoder) looks for.
+_BENCHMARKS = str(Path(__file__).resolve().parent.parent / 'benchmarks')
+sys.path.insert(0, _BENCHMARKS)
+try:
+    kernels = importlib.import_module('kernels')
+finally:
+    sys.path.remove(_BENCHMARKS)
+    sys.modules.pop('kernels', None)
+    sys.modules.pop('common', None)
 
 
 @pytest.mark.parametrize('n,m,k,chunk', [(37, 53, 5, 8), (20, 7, 10, 6), (64, 64, 1, 64)])

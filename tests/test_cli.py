@@ -62,7 +62,7 @@ def test_seeds_pivot(tmp_path):
 
 def test_bad_dataset_is_a_clear_error(caplog):
     assert main(['info', '--dataset', 'DBP15K/xx_yy', '--root', '.']) == 2
-    assert 'one of:' in caplog.text and 'DBP15K/zh_en' in caplog.text
+    assert 'valid:' in caplog.text and 'DBP15K/zh_en' in caplog.text
 
 
 @pytest.mark.parametrize('seeds', ['pivot', 'psqe'])
