@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +10,8 @@ MANIFEST = {  # ../shared/data/MANIFEST.md
     'DBP15K/zh_en': ((19388, 19572), (70414, 95142), (1701, 1323), 15000),
     'SRPRS/dbp_wd': ((15000, 15000), (38421, 40159), (253, 144), 15000),
 }
+
+EXAMPLE = Path(__file__).resolve().parent.parent / 'examples' / 'europe_en_fr'
 
 
 def run_json(capsys, *argv) -> dict:
@@ -150,6 +154,21 @@ def test_align_without_gold_links_runs_end_to_end(tmp_path, capsys, monkeypatch)
     assert 'cosine' not in result and 'quality' not in result['alignment']
     printed = capsys.readouterr().out
     assert printed.count('no gold links') == 1 and 'Hits@1' not in printed and 'precision' not in printed
+
+
+def test_align_on_a_user_folder_without_links_writes_the_alignment(tmp_path, capsys):
+    """A user's own pair: the example folder (OpenEA layout) without its ent_links file."""
+    folder = tmp_path / 'own_pair'
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns('ent_links', 'processed'))
+    out = tmp_path / 'own.tsv'
+    assert main(['align', '--dataset', str(folder), '--budget', '10', '--psqe-epochs', '3', '--steps', '20',
+                 '--quiet', '--device', 'cpu', '--output', str(out)]) == 0
+    header, rows = read_tsv(out)
+    assert header == ['src', 'tgt', 'score', 'mutual'] and rows
+    src_uris = set((EXAMPLE / 'rel_triples_1').read_text(encoding='utf-8').split())
+    assert all(row[0] in src_uris for row in rows)  # entities as written in the input files
+    printed = capsys.readouterr().out
+    assert 'Hits@1' not in printed and 'precision' not in printed
 
 
 def test_align_with_an_empty_test_split_says_there_is_nothing_to_evaluate(tmp_path, capsys, monkeypatch):
