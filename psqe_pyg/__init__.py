@@ -3,7 +3,8 @@ import importlib
 
 __version__ = '0.1.0'
 
-_SUBMODULES = ('ops', 'data', 'datasets', 'features', 'metrics', 'transforms', 'nn')
+_SUBMODULES = ('ops', 'data', 'datasets', 'features', 'metrics', 'transforms', 'nn', 'decoding', 'evaluation',
+               'prediction', 'pipeline', 'report')
 
 
 def __getattr__(name: str):
