@@ -18,6 +18,7 @@ from torch_geometric.data import HeteroData
 
 from psqe_pyg import metrics
 from psqe_pyg.decoding import DECODERS, MAX_ASSIGNMENT_SIZE
+from psqe_pyg.ops.matching import tie_break_order
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def one_to_one_accuracy(src_emb: Tensor, tgt_emb: Tensor, links: Tensor, decoder
     ``decoder`` (a key of :data:`psqe_pyg.decoding.DECODERS`) matches to its own target.
 
     ``candidates='links'`` decodes between the links' sources and targets, ``'all'`` between every entity
-    of both KGs. The targets are presented in a random order (``seed``), so a decoder's positional
+    of both KGs. Sources and targets are presented in random orders (``seed``), so a decoder's positional
     tie-breaking cannot favour the gold pairs: tied candidates win by chance, not by link order.
     """
     if decoder not in DECODERS:
@@ -67,10 +68,11 @@ def one_to_one_accuracy(src_emb: Tensor, tgt_emb: Tensor, links: Tensor, decoder
         links = torch.arange(L, device=links.device).expand(2, L)
     x = F.normalize(src_emb.float(), dim=-1)
     y = F.normalize(tgt_emb.float(), dim=-1)
-    perm = torch.randperm(y.size(0), generator=torch.Generator().manual_seed(seed), device='cpu').to(y.device)
-    match = DECODERS[decoder](x, y[perm])
+    row_order = tie_break_order(x.size(0), seed, x.device)
+    col_order = tie_break_order(y.size(0), seed + 1, y.device)
+    match = DECODERS[decoder](x[row_order], y[col_order])
     partner = torch.full((x.size(0),), -1, dtype=torch.long, device=x.device)
-    partner[match.row.to(x.device)] = perm[match.col.to(x.device)]
+    partner[row_order[match.row.to(x.device)]] = col_order[match.col.to(x.device)]
     return float((partner[links[0].to(x.device)] == links[1].to(x.device)).sum()) / L
 
 

@@ -103,7 +103,7 @@ def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 100
     seeded, _, timings = generate_seeds(data, seeds, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
     src, tgt, training = train_on_seeds(seeded, config, device=device, seed=seed, progress=progress)
     start = time.perf_counter()
-    decoded = predict_alignment(src, tgt, threshold=threshold)
+    decoded = predict_alignment(src, tgt, threshold=threshold, seed=seed)
     accepted = decoded.accepted()
     result = {'seeds': {'method': seeds, 'budget': budget, 'time_s': sum(timings.values())}}
     summary = {'threshold': decoded.threshold, 'decoded': len(decoded.src), 'accepted': len(accepted.src),

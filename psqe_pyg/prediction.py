@@ -87,7 +87,7 @@ def no_counterpart_threshold(scores: Tensor) -> float:
 
 
 def predict_alignment(src_emb: Tensor, tgt_emb: Tensor, *, threshold: float | str | None = 'auto',
-                      backend: str = 'auto') -> Alignment:
+                      seed: int = 0, backend: str = 'auto') -> Alignment:
     """One-to-one alignment of all ``N_src`` sources and ``N_tgt`` targets by cosine.
 
     Decodes with the exact greedy matching (:func:`~psqe_pyg.transforms.matching.greedy_dense_match`, which
@@ -99,6 +99,7 @@ def predict_alignment(src_emb: Tensor, tgt_emb: Tensor, *, threshold: float | st
         threshold: ``'auto'`` (:func:`no_counterpart_threshold` of the decoded scores), a number, or
             ``None`` (no threshold). The returned table holds every decoded pair;
             :meth:`Alignment.accepted` keeps those at or above the threshold.
+        seed: the order in which exactly tied pairs are taken.
         backend: the ops backend (see :mod:`psqe_pyg.ops`).
     """
     if src_emb.dim() != 2 or tgt_emb.dim() != 2 or src_emb.size(1) != tgt_emb.size(1):
@@ -106,7 +107,7 @@ def predict_alignment(src_emb: Tensor, tgt_emb: Tensor, *, threshold: float | st
                          f'{tuple(src_emb.shape)} and {tuple(tgt_emb.shape)}')
     s = torch.nn.functional.normalize(src_emb.detach().float(), dim=-1)
     t = torch.nn.functional.normalize(tgt_emb.detach().float(), dim=-1)
-    match = greedy_dense_match(s, t, min(s.size(0), t.size(0)), backend=backend)
+    match = greedy_dense_match(s, t, min(s.size(0), t.size(0)), seed=seed, backend=backend)
     mnn = ops.mutual_nn(s, t, backend=backend)
     partner = torch.full((s.size(0),), -1, dtype=torch.long, device=s.device)
     partner[mnn.row] = mnn.col

@@ -68,7 +68,7 @@ def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = 1000
         return out, transform.history, transform.timings
     if method == 'pivot':
         start = time.perf_counter()
-        out = VisualPivot(budget)(data)
+        out = VisualPivot(budget, seed=seed)(data)
         return out, {'pivot': get_seeds(out)}, {'pivot': time.perf_counter() - start}
     raise ValueError(f"method must be 'psqe' or 'pivot', got {method!r}")
 

@@ -9,15 +9,24 @@ from pair_factory import random_pair
 from psqe_pyg import ops
 from psqe_pyg.transforms import (ClusterResample, ErrorCorrection, GlobalResample, NeighborhoodExpansion,
                                  Seeds, VisualPivot, get_seeds, set_seeds)
+from psqe_pyg.ops.matching import tie_break_order, tie_break_rank
 from psqe_pyg.transforms.matching import greedy_dense_match
 from psqe_pyg.transforms.modalities import fused_features, get_modalities, secondary_features
 
 
-def loop_greedy(sim: torch.Tensor, limit: int) -> list[tuple[int, int]]:
-    """The sequential walk over every pair by descending score, ties by (row, col)."""
-    order = sorted((-float(sim[i, j]), i, j) for i in range(sim.size(0)) for j in range(sim.size(1)))
+def loop_greedy(sim: torch.Tensor, limit: int, tie_seed: int | None = None) -> list[tuple[int, int]]:
+    """The sequential walk over every pair by descending score, ties by (row, col), or with ``tie_seed`` by
+    (row, col) in the random orders ``tie_break_order`` draws from ``tie_seed`` and ``tie_seed + 1``."""
+    n, m = sim.shape
+    row_rank, col_rank = list(range(n)), list(range(m))
+    if tie_seed is not None:
+        for rank, i in enumerate(tie_break_order(n, tie_seed, sim.device).tolist()):
+            row_rank[i] = rank
+        for rank, j in enumerate(tie_break_order(m, tie_seed + 1, sim.device).tolist()):
+            col_rank[j] = rank
+    order = sorted((-float(sim[i, j]), row_rank[i], col_rank[j], i, j) for i in range(n) for j in range(m))
     taken_r, taken_c, out = set(), set(), []
-    for _, i, j in order:
+    for *_, i, j in order:
         if len(out) == limit:
             break
         if i not in taken_r and j not in taken_c:
@@ -42,14 +51,27 @@ def test_greedy_dense_match_equals_loop(n, m, d, limit, k):
     assert list(zip(match.row.tolist(), match.col.tolist())) == loop_greedy(x @ y.t(), limit)
 
 
-def test_greedy_dense_match_ties():
+@pytest.mark.parametrize('seed', [None, 0, 3])
+def test_greedy_dense_match_ties(seed):
     gen = torch.Generator().manual_seed(1)
     x = torch.randint(0, 2, (30, 4), generator=gen).double()
     y = torch.randint(0, 2, (28, 4), generator=gen).double()
-    expected = loop_greedy(x @ y.t(), 20)
-    # With a cap that never binds the tied pairs are taken in (row, col) order.
-    match = greedy_dense_match(x, y, 20, k=2)
+    expected = loop_greedy(x @ y.t(), 20, tie_seed=seed)
+    # With a cap that never binds the tied pairs are taken in (row, col) order, or in the seed's order.
+    match = greedy_dense_match(x, y, 20, k=2, seed=seed)
     assert list(zip(match.row.tolist(), match.col.tolist())) == expected
+
+
+def test_greedy_dense_match_ties_do_not_follow_input_order():
+    """Every source ties with every target: positional tie-breaking returns the diagonal, the gold pairs of a
+    file that lists both ends of a link at the same position; the seeded order matches by chance."""
+    x = y = torch.ones(200, 3)
+    positional = greedy_dense_match(x, y, 200, seed=None)
+    assert bool((positional.row == positional.col).all())
+    for seed in (0, 1):
+        match = greedy_dense_match(x, y, 200, seed=seed)
+        assert sorted(match.row.tolist()) == sorted(match.col.tolist()) == list(range(200))
+        assert int((match.row == match.col).sum()) < 10  # about 1 expected by chance
 
 
 def test_cluster_resample_equals_loop():
@@ -116,8 +138,10 @@ def neighbours(data, nt):
     return out
 
 
-def loop_expansion(data, seeds: Seeds, views: dict, weights=(0.8, 0.1, 0.1)):
-    """DESIGN §4 stage 3, seed by seed."""
+def loop_expansion(data, seeds: Seeds, views: dict, weights=(0.8, 0.1, 0.1), tie_seed: int = 0):
+    """DESIGN §4 stage 3, seed by seed; ties by (source, target) in the orders drawn from ``tie_seed``."""
+    src_rank = tie_break_rank(data['src'].num_nodes, tie_seed, 'cpu').tolist()
+    tgt_rank = tie_break_rank(data['tgt'].num_nodes, tie_seed + 1, 'cpu').tolist()
     src, tgt = get_modalities(data)
 
     def cos(raw_s, raw_t, learned_s, learned_t, a, b):
@@ -137,9 +161,9 @@ def loop_expansion(data, seeds: Seeds, views: dict, weights=(0.8, 0.1, 0.1)):
         for a in sorted(n_src[u]):
             for b in sorted(n_tgt[v]):
                 s = sum(w * cos(rs, rt, views['src'][h], views['tgt'][h], a, b) for rs, rt, h, w in blocks)
-                cands.append((-s / sum(weights), a, b))
+                cands.append((-s / sum(weights), src_rank[a], tgt_rank[b], a, b))
         taken = 0
-        for neg, a, b in sorted(cands):
+        for neg, _, _, a, b in sorted(cands):
             if taken >= k or -neg < eta:
                 break
             if a in seeded_src or b in seeded_tgt:
@@ -172,6 +196,24 @@ def test_neighborhood_expansion_equals_loop(seed):
     assert pairs_of(got)[12:] == expected
     assert len(expected) > 5  # the case exercises the thresholds, quotas and conflicts
     assert (got.stage[12:] == 3).all()
+
+
+@pytest.mark.parametrize('seed', [0, 5])
+def test_neighborhood_expansion_ties_follow_the_seeded_order(seed):
+    """Identical features tie every candidate: the walk takes them in the seed's order, not by id (ids that
+    list both ends of a gold link at the same position would otherwise decide)."""
+    data = random_pair(40, 40, seed=1, avg_degree=6.0)
+    for nt in ('src', 'tgt'):
+        for attr in ('x_name', 'x_attr', 'x_rel'):
+            data[nt][attr] = torch.ones_like(data[nt][attr])
+        for attr in ('h_primary', 'h_attr', 'h_rel'):
+            data[nt][attr] = torch.ones(40, 3)
+    seeds = Seeds.of(torch.arange(6), torch.arange(6), torch.ones(6), stage=1)
+    data = set_seeds(data, seeds)
+    got = pairs_of(get_seeds(NeighborhoodExpansion(seed=seed)(data)))[6:]
+    views = {nt: {h: data[nt][h] for h in ('h_primary', 'h_attr', 'h_rel')} for nt in ('src', 'tgt')}
+    assert got == loop_expansion(data, seeds, views, tie_seed=seed)
+    assert len(got) > 5 and sum(a == b for a, b in got) < len(got) / 2
 
 
 def test_visual_pivot_uses_image_else_name():

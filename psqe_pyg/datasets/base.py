@@ -25,6 +25,9 @@ __all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION', 'transform_descrip
 CACHE_ENV = 'PSQE_PYG_CACHE'
 # Bumped whenever the processed layout or the feature builders change, so old caches are ignored.
 PROCESSED_VERSION = 1
+# Bumped whenever a transform's output changes for the same arguments (2: seeded tie-breaking), so files
+# processed with an older ``pre_transform`` are ignored while the features' caches stay valid.
+PRE_TRANSFORM_VERSION = 2
 
 
 def _writable(path: str) -> bool:
@@ -93,8 +96,9 @@ def _describe_value(value) -> str:
 
 def transform_key(obj) -> str:
     r"""A short hash of :func:`transform_description`: the ``pre_transform`` part of a processed
-    file's name, different for any two transforms built with different arguments."""
-    return _short_hash(transform_description(obj))
+    file's name, different for any two transforms built with different arguments (or under another
+    :data:`PRE_TRANSFORM_VERSION`)."""
+    return _short_hash(f'v{PRE_TRANSFORM_VERSION} {transform_description(obj)}')
 
 
 _SEP = '\x1f'  # ASCII unit separator: joins string lists in the processed file

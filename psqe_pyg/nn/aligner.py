@@ -20,6 +20,7 @@ from psqe_pyg import ops
 from psqe_pyg.graph import union_edge_index
 from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
 from psqe_pyg.nn.losses import bidirectional_info_nce
+from psqe_pyg.ops.matching import tie_break_order
 from psqe_pyg.transforms.modalities import NODE_TYPES, image_mask, pair_features
 
 log = logging.getLogger(__name__)
@@ -177,11 +178,14 @@ class TrainingLog(NamedTuple):
     rounds: list[int]
 
 
-def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor) -> Tensor:
-    """Mutual nearest neighbours (fused cosine) among the entities no pair of ``pairs`` covers: ``[2, P]``."""
+def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor, seed: int) -> Tensor:
+    """Mutual nearest neighbours (fused cosine) among the entities no pair of ``pairs`` covers: ``[2, P]``.
+    Exact ties go by a random order of the free entities (``seed``), not by their ids."""
     src, tgt = model.embed(inputs)
     rows = (~index_to_mask(pairs[0], size=inputs.num_src)).nonzero().view(-1)
     cols = (~index_to_mask(pairs[1], size=inputs.num_tgt)).nonzero().view(-1)
+    rows = rows[tie_break_order(rows.numel(), seed, rows.device)]
+    cols = cols[tie_break_order(cols.numel(), seed + 1, cols.device)]
     mnn = ops.mutual_nn(src[rows], tgt[cols])
     return torch.stack([rows[mnn.row], cols[mnn.col]])
 
@@ -217,7 +221,7 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     bar = tqdm(range(steps), desc='aligner', disable=not progress, leave=False)
     for step in bar:
         if refine_every > 0 and step > 0 and step % refine_every == 0:
-            new = _free_mutual_nn(model, inputs, pairs)
+            new = _free_mutual_nn(model, inputs, pairs, seed + step)
             pairs = torch.cat([pairs, new], dim=1)
             rounds.append(pairs.size(1))
             order, cursor = pairs.new_empty(0), 0  # a fresh pass over all pairs

@@ -1,4 +1,5 @@
-"""Greedy one-to-one selection over scored candidate pairs (``greedy_match``)."""
+"""Greedy one-to-one selection over scored candidate pairs (``greedy_match``), and the seeded order in which
+the matchers built on it take exactly tied candidates (``tie_break_order``)."""
 import torch
 from torch import Tensor
 
@@ -6,6 +7,22 @@ from psqe_pyg.ops import reference
 from psqe_pyg.ops._backend import auto_uses_kernel, check_index_vector, has_kernel, resolve_backend
 
 BACKENDS = ('cpp', 'cuda', 'torch')
+
+
+def tie_break_order(n: int, seed: int, device: torch.device) -> Tensor:
+    """``[n]`` a random permutation drawn from ``seed`` (on the CPU, so every device draws the same one),
+    on ``device``: the order in which exactly tied candidates are taken.
+
+    Tie-breaking by position would let the input's order decide: benchmark files list the two ends of a
+    gold link at the same position, so "lower row, then lower column" favours gold pairs."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.randperm(n, generator=gen, device='cpu').to(device)
+
+
+def tie_break_rank(n: int, seed: int, device: torch.device) -> Tensor:
+    """``[n]`` each id's position in :func:`tie_break_order` (its inverse permutation)."""
+    order = tie_break_order(n, seed, device)
+    return torch.empty_like(order).scatter_(0, order, torch.arange(n, device=device))
 
 
 def greedy_match(row: Tensor, col: Tensor, score: Tensor, limit: int | None = None, *,

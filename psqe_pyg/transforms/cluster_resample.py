@@ -85,7 +85,7 @@ class ClusterResample(BaseTransform):
             if quota[c] == 0:
                 continue
             rows, cols = (c_src == c).nonzero().view(-1), (c_tgt == c).nonzero().view(-1)
-            match = greedy_dense_match(m_src[rows], m_tgt[cols], int(quota[c]), backend=self.backend)
+            match = greedy_dense_match(m_src[rows], m_tgt[cols], int(quota[c]), seed=self.seed, backend=self.backend)
             seeds = seeds.cat(Seeds.of(rows[match.row], cols[match.col], match.score, stage=1))
         log.info('ClusterResample: %d seeds from %d clusters (quotas %s)', len(seeds), k, quota.tolist())
 

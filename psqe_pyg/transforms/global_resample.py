@@ -76,7 +76,7 @@ class GlobalResample(BaseTransform):
         out = self._train(data, src, tgt, seeds)
         n_src = data['src'].num_nodes
         z = fuse([out.get('gat'), out.get('attr'), out.get('rel')], list(self.weights))
-        match = greedy_dense_match(z[:n_src], z[n_src:], self.budget, backend=self.backend)
+        match = greedy_dense_match(z[:n_src], z[n_src:], self.budget, seed=self.seed, backend=self.backend)
 
         seeded_src = torch.zeros(n_src, dtype=torch.bool, device=z.device)
         seeded_tgt = torch.zeros(data['tgt'].num_nodes, dtype=torch.bool, device=z.device)

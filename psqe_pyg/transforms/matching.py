@@ -7,6 +7,7 @@ from torch import Tensor
 from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
+from psqe_pyg.ops.matching import tie_break_order
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +19,13 @@ class Matches(NamedTuple):
 
 
 def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: int = 1 << 24,
-                       backend: str = 'auto') -> Matches:
+                       seed: int | None = 0, backend: str = 'auto') -> Matches:
     r"""Greedy one-to-one matching on ``S = x @ y.T`` without holding ``S``.
 
-    Selects exactly what the sequential walk over all ``N x M`` pairs by descending score (ties: lower row,
-    then lower column first) selects, stopping after ``limit`` pairs. It walks the union of every free row's
+    Selects exactly what the sequential walk over all ``N x M`` pairs by descending score selects, stopping
+    after ``limit`` pairs. Exact ties are taken in a random order of the rows, then of the columns, drawn
+    from ``seed`` (:func:`~psqe_pyg.ops.matching.tie_break_order`); ``seed=None`` takes them by position (lower row, then lower
+    column first). It walks the union of every free row's
     top-``k`` free columns: the walk is exact while its score stays above
     :math:`\tau = \max_r s_r^{(k)}` over rows ``r`` that end unmatched with a full candidate list, since
     every unseen pair of ``r`` scores at most its ``k``-th best :math:`s_r^{(k)}`. The valid prefix is kept,
@@ -35,9 +38,15 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
         k: initial candidates per row.
         max_k: cap on the candidate count (rows x k) of one round. Only when the cap binds are pairs tied
             exactly at the bound accepted in candidate order rather than in (row, column) order.
+        seed: the tie-breaking order's seed, or ``None`` for positional tie-breaking.
     Returns:
-        :class:`Matches` in acceptance order.
+        :class:`Matches` in acceptance order, with row and column ids of ``x`` and ``y``.
     """
+    if seed is not None:
+        row_order = tie_break_order(x.size(0), seed, x.device)
+        col_order = tie_break_order(y.size(0), seed + 1, y.device)
+        m = greedy_dense_match(x[row_order], y[col_order], limit, k=k, max_k=max_k, seed=None, backend=backend)
+        return Matches(row_order[m.row], col_order[m.col], m.score)
     rows = torch.arange(x.size(0), device=x.device)
     cols = torch.arange(y.size(0), device=y.device)
     out_r, out_c, out_s = [], [], []

@@ -11,6 +11,7 @@ from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
 from psqe_pyg.graph import csr_neighbors
+from psqe_pyg.ops.matching import tie_break_rank
 from psqe_pyg.transforms.global_resample import learned_views
 from psqe_pyg.transforms.modalities import Modalities, get_modalities
 from psqe_pyg.transforms.seeds import Seeds, get_seeds, set_seeds
@@ -93,7 +94,8 @@ class NeighborhoodExpansion(BaseTransform):
 
     For the seed ``(u, v)`` at position ``i`` of the ``M`` seeds, the candidates are ``N(u) x N(v)`` in the
     undirected relation graphs, scored by :func:`expansion_features`. Walking the seeds in order and each
-    seed's candidates by descending score (ties: lower source, then lower target id), a candidate is added
+    seed's candidates by descending score (ties: in a random order of sources, then of targets, drawn from
+    ``seed`` by :func:`~psqe_pyg.ops.matching.tie_break_order`), a candidate is added
     when it clears :math:`\eta_i = \eta_0 + \Delta\eta \cdot i / M`, neither end is a seed yet, and its seed
     has added fewer than :math:`k_i = \lfloor k_0 - \Delta k \cdot i / M \rfloor`. Candidate generation,
     scoring and the walk are batched over all seeds at once. Adds seeds with ``stage = 3``.
@@ -102,13 +104,15 @@ class NeighborhoodExpansion(BaseTransform):
         weights: (primary, attribute, relation) weights of the score.
         eta_start, eta_span: :math:`\eta_0` and :math:`\Delta\eta`.
         k_start, k_span: :math:`k_0` and :math:`\Delta k`.
+        seed: the tie-breaking order's seed.
     """
     def __init__(self, *, weights: tuple[float, float, float] = (0.8, 0.1, 0.1), eta_start: float = 0.8,
-                 eta_span: float = 0.1, k_start: float = 6.0, k_span: float = 3.0,
+                 eta_span: float = 0.1, k_start: float = 6.0, k_span: float = 3.0, seed: int = 0,
                  backend: str = 'auto') -> None:
         self.weights = tuple(weights)
         self.eta_start, self.eta_span = eta_start, eta_span
         self.k_start, self.k_span = k_start, k_span
+        self.seed = seed
         self.backend = backend
 
     def forward(self, data: HeteroData) -> HeteroData:
@@ -128,9 +132,11 @@ class NeighborhoodExpansion(BaseTransform):
         cand = expansion_candidates(seeds.edge_index, csr_neighbors(data, 'src'), csr_neighbors(data, 'tgt'),
                                     g_src, g_tgt, threshold, free_src, free_tgt)
 
-        # Walk order: seed position, then score descending, then (src, tgt) ascending.
-        order = torch.argsort(cand.tgt, stable=True)
-        order = order[torch.argsort(cand.src[order], stable=True)]
+        # Walk order: seed position, then score descending, then (src, tgt) in the tie-breaking order.
+        src_rank = tie_break_rank(data['src'].num_nodes, self.seed, cand.src.device)
+        tgt_rank = tie_break_rank(data['tgt'].num_nodes, self.seed + 1, cand.tgt.device)
+        order = torch.argsort(tgt_rank[cand.tgt], stable=True)
+        order = order[torch.argsort(src_rank[cand.src[order]], stable=True)]
         order = order[torch.argsort(cand.score[order], descending=True, stable=True)]
         order = order[torch.argsort(cand.seed[order], stable=True)]
         cand = Candidates(*(t[order] for t in cand))
@@ -143,4 +149,4 @@ class NeighborhoodExpansion(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(weights={self.weights}, eta=({self.eta_start}, '
-                f'{self.eta_span}), k=({self.k_start}, {self.k_span}))')
+                f'{self.eta_span}), k=({self.k_start}, {self.k_span}), seed={self.seed})')

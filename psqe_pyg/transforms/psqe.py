@@ -54,7 +54,7 @@ class PSQETransform(BaseTransform):
         if expand:
             self.steps += [
                 ('stage3', NeighborhoodExpansion(weights=weights, eta_start=eta_start, eta_span=eta_span,
-                                                 k_start=k_start, k_span=k_span, backend=backend)),
+                                                 k_start=k_start, k_span=k_span, seed=seed, backend=backend)),
                 ('stage3_correction', ErrorCorrection(weights=weights, backend=backend)),
             ]
         self.timings: dict[str, float] = {}

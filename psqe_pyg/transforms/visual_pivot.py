@@ -17,20 +17,23 @@ class VisualPivot(BaseTransform):
 
     Args:
         budget: the number of seed pairs.
+        seed: the order in which exactly tied pairs are taken
+            (:func:`~psqe_pyg.transforms.matching.greedy_dense_match`).
     """
-    def __init__(self, budget: int = 1000, *, backend: str = 'auto') -> None:
+    def __init__(self, budget: int = 1000, *, seed: int = 0, backend: str = 'auto') -> None:
         if budget < 0:
             raise ValueError(f'budget must be >= 0, got {budget}')
         self.budget = budget
+        self.seed = seed
         self.backend = backend
 
     def forward(self, data: HeteroData) -> HeteroData:
         src, tgt = get_modalities(data)
         if src.primary is None:
             raise ValueError("VisualPivot needs a primary modality: data['src'].x_img or .x_name")
-        match = greedy_dense_match(src.primary, tgt.primary, self.budget, backend=self.backend)
+        match = greedy_dense_match(src.primary, tgt.primary, self.budget, seed=self.seed, backend=self.backend)
         log.info('VisualPivot: %d seeds', match.row.numel())
         return set_seeds(data, Seeds.of(match.row, match.col, match.score, stage=0))
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(budget={self.budget})'
+        return f'{self.__class__.__name__}(budget={self.budget}, seed={self.seed})'
