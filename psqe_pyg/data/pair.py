@@ -144,6 +144,7 @@ def build_pair(
             bags are built only when BOTH sides have attributes (a shared vocabulary needs both).
     """
     from psqe_pyg import features
+    from psqe_pyg.data.io import uri_local_name
 
     data = HeteroData()
     have_attrs = src.attrs is not None and tgt.attrs is not None
@@ -162,7 +163,7 @@ def build_pair(
         store.name = list(side.name)
         store.uri = list(side.uri)
         store.x_name = side.x_name.float() if side.x_name is not None else \
-            features.encode_names(store.name, name_encoder)
+            features.encode_names(store.name, name_encoder, original=[uri_local_name(u) for u in store.uri])
         edge_index, edge_type, num_rel, info = _side_graph(side, f"data['{key}']")
         rel = data[REL[key]]
         rel.edge_index = edge_index

