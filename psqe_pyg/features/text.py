@@ -44,6 +44,7 @@ __all__ = [
     'E5_PACKAGE',
     'MINILM_DIM',
     'MINILM_PACKAGE',
+    'combine_name_blocks',
     'e5_available',
     'encode_names',
     'minilm_available',
@@ -392,6 +393,13 @@ def encode_names(names: Iterable[str], encoder: str = 'auto', *, original: Itera
                           else torch.zeros(0, MINILM_DIM))
         else:
             blocks.append(_encode_e5(original if part == 'e5-orig' else names, batch_size, bool(show_progress)))
+    return combine_name_blocks(blocks)
+
+
+def combine_name_blocks(blocks: Sequence[Tensor]) -> Tensor:
+    """The ``+`` combination of name embeddings ``[N, d_i]`` (rows of unit norm or zero): concatenated,
+    scaled by ``1 / sqrt(len(blocks))`` and L2-normalised, ``[N, sum d_i]``; the cosine of two rows is the
+    mean of the blocks' cosines when no block's row is zero. One block is returned as it is."""
     if len(blocks) == 1:
         return blocks[0]
-    return torch.nn.functional.normalize(torch.cat(blocks, dim=1) / len(blocks) ** 0.5, dim=1)
+    return torch.nn.functional.normalize(torch.cat(list(blocks), dim=1) / len(blocks) ** 0.5, dim=1)
