@@ -99,6 +99,8 @@ def init_from_env(device_type: str = 'cpu') -> bool:
     is already initialised or ``WORLD_SIZE`` is unset or 1. Returns :func:`is_distributed`."""
     if dist.is_available() and not dist.is_initialized() and int(os.environ.get('WORLD_SIZE', '1')) > 1:
         backend = 'nccl' if device_type == 'cuda' else 'gloo'
+        if backend == 'nccl':  # one GPU per process, before NCCL picks one
+            torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
         dist.init_process_group(backend)
         log.debug('rank %d of %d: %s process group', rank(), world_size(), backend)
     return is_distributed()
