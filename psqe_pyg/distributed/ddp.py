@@ -6,7 +6,6 @@ all-reduces the gradients during the backward pass. DDP averages them, so :func:
 partial loss by the world size: the synced gradient is that of the whole batch's loss (equal to one process's
 up to float rounding, since the terms are added in another order).
 """
-import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
