@@ -20,6 +20,7 @@ JOIN_CASES = [
     ('default_tiles', 64, 4500, 16, 10, 0, torch.float32, True, 'auto'),
     ('float64', 23, 31, 5, 4, 8, torch.float64, True, 'auto'),
     ('bfloat16', 19, 27, 8, 6, 8, torch.bfloat16, False, 'torch'),
+    ('bfloat16_ties', 19, 27, 8, 6, 8, torch.bfloat16, True, 'auto'),
 ]
 
 KMEANS_CASES = [  # (name, N, d, k, iters, tol, tied, backend)
