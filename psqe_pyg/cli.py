@@ -1,5 +1,7 @@
 """The ``psqe-pyg`` command (also ``python -m psqe_pyg``)."""
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
@@ -131,7 +133,9 @@ def _load(args: argparse.Namespace):
         kwargs['image_features'] = args.images
     if args.num_entities is not None:
         kwargs['num_entities'] = args.num_entities
-    data = load_dataset(args.dataset, args.root, **kwargs)
+    from psqe_pyg.distributed import comm
+    with comm.main_first():  # under torchrun rank 0 builds the processed-dataset cache, the others read it
+        data = load_dataset(args.dataset, args.root, **kwargs)
     if getattr(args, 'name_ngram_attrs', 'no') != 'no':
         from psqe_pyg.transforms import NameNgramFeatures
         data = NameNgramFeatures(overwrite=args.name_ngram_attrs == 'yes')(data)
@@ -246,7 +250,9 @@ def cmd_align(args: argparse.Namespace) -> int:
     from psqe_pyg.prediction import write_alignment
     data = _load(args)
     config = AlignerConfig(steps=args.steps, refine_every=args.refine_every, hidden=args.hidden)
+    from psqe_pyg.distributed import comm
     device = args.device if args.device != 'auto' else 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = comm.local_device(device)  # under torchrun: this rank's GPU
     psqe_kwargs = {'epochs': args.psqe_epochs} if args.seeds == 'psqe' else {}
     decoded, result = align_and_report(data, seeds=args.seeds, budget=args.budget, config=config, device=device,
                                        seed=args.seed, progress=not args.quiet, **psqe_kwargs)
@@ -312,6 +318,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_process_group(args: argparse.Namespace) -> bool:
+    """Under torchrun (``WORLD_SIZE`` > 1): joins the process group (NCCL for a CUDA ``--device``, else gloo).
+    Every rank runs the same command on the same data, the similarity joins, k-means and the aligner's training
+    split over the ranks; ranks other than 0 write no file and print and log nothing below WARNING."""
+    if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
+        return False
+    import torch
+
+    from psqe_pyg.distributed import comm
+    spec = getattr(args, 'device', 'cpu')
+    cuda = spec.startswith('cuda') or (spec == 'auto' and torch.cuda.is_available())
+    comm.init_from_env('cuda' if cuda else 'cpu')
+    if not comm.is_main():
+        logging.getLogger().setLevel(logging.WARNING)
+        for option in ('json', 'plot', 'output'):
+            if isinstance(getattr(args, option, None), str):
+                setattr(args, option, None)
+        args.quiet = True
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command; returns its exit status (2 for bad arguments or input, with one line saying why)."""
     try:
@@ -322,6 +349,14 @@ def main(argv: list[str] | None = None) -> int:
                         format='%(levelname)s %(name)s: %(message)s')
     try:
         _check_args(args)
+        if _join_process_group(args):
+            import torch.distributed as dist
+            from psqe_pyg.distributed import comm
+            try:
+                with contextlib.redirect_stdout(sys.stdout if comm.is_main() else io.StringIO()):
+                    return args.func(args)
+            finally:
+                dist.destroy_process_group()
         return args.func(args)
     except (ValueError, FileNotFoundError) as e:
         log.error('%s', e)

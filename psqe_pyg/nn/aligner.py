@@ -17,6 +17,7 @@ from torch_geometric.utils import index_to_mask
 from tqdm.auto import tqdm
 
 from psqe_pyg import ops
+from psqe_pyg.distributed import ddp
 from psqe_pyg.graph import union_edge_index
 from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
 from psqe_pyg.nn.losses import bidirectional_info_nce
@@ -201,6 +202,10 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     ``refine_every``, ``2 refine_every``, ..., the mutual nearest neighbours among the entities no pair covers
     join the pairs. The gold links are never seen. AdamW; ``seed`` fixes the shuffles. Returns a
     :class:`TrainingLog` (``loss`` per step).
+
+    Under an initialised torch.distributed group every rank must call it with the same arguments: the model
+    trains in DistributedDataParallel, each rank computing its share of every batch's loss terms
+    (:mod:`psqe_pyg.distributed.ddp`), and the mutual nearest neighbours come from the sharded join.
     """
     if seeds.dim() != 2 or seeds.size(0) != 2:
         raise ValueError(f'seeds must be [2, S], got {tuple(seeds.shape)}')
@@ -218,6 +223,7 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     # without attention the propagated features have no parameters: compute them once
     fixed_structure = None if model.attention else model.structure(inputs)
     model.train()
+    net = ddp.wrap(model)  # under torch.distributed: each rank takes its share of every batch's loss rows
     bar = tqdm(range(steps), desc='aligner', disable=not progress, leave=False)
     for step in bar:
         if refine_every > 0 and step > 0 and step % refine_every == 0:
@@ -233,12 +239,13 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
         if batch.size(1) < 2:  # a lone pair left at the end of a pass has no negatives: start a new pass
             continue
         nodes = torch.cat([batch[0], batch[1] + inputs.num_src])
-        fused = model(inputs, nodes, fixed_structure)[FUSED_VIEW]
-        loss = bidirectional_info_nce(fused[:batch.size(1)], fused[batch.size(1):], temperature)
+        fused = net(inputs, nodes, fixed_structure)[FUSED_VIEW]
+        loss = bidirectional_info_nce(fused[:batch.size(1)], fused[batch.size(1):], temperature,
+                                      rows=ddp.loss_rows(batch.size(1)))
         opt.zero_grad()
-        loss.backward()
+        ddp.backward(loss)
         opt.step()
-        losses.append(loss.item())
+        losses.append(ddp.total(loss))
         bar.set_postfix(loss=f'{losses[-1]:.3f}', pairs=pairs.size(1))
     model.eval()
     return TrainingLog(losses, pairs.cpu(), rounds)

@@ -5,6 +5,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from psqe_pyg.distributed import comm
+from psqe_pyg.distributed import kmeans as distributed_kmeans
 from psqe_pyg.ops import _faiss, reference
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
@@ -74,6 +76,10 @@ def kmeans(x: Tensor, k: int, iters: int = 50, seed: int = 0, *, tol: float = 1e
     \mathrm{mean}_j \mathrm{Var}(x_{:,j})` (``tol < 0``: always ``iters`` steps). The returned assignment
     and inertia are against the returned centroids.
 
+    Under an initialised torch.distributed group every rank must call it with the same arguments: the
+    Lloyd iterations are split over the ranks (:mod:`psqe_pyg.distributed.kmeans`, not with ``'faiss'``)
+    and give the single-process result.
+
     Args:
         x: ``[N, d]`` floating (float16/bfloat16 are clustered in float32).
         k: clusters, ``1 <= k <= N``.
@@ -115,9 +121,13 @@ def kmeans(x: Tensor, k: int, iters: int = 50, seed: int = 0, *, tol: float = 1e
         uniforms = kmeans_uniforms(k, seed).to(x.device)
         if impl == 'cpp':
             idx = torch.ops.psqe.kmeans_pp_init(x, uniforms)
-            c, a, inertia = torch.ops.psqe.kmeans_lloyd(x, x[idx], iters, abs_tol)
+            local = torch.ops.psqe.kmeans_lloyd
         else:
             idx = reference.kmeans_pp_init(x, uniforms)
-            c, a, inertia = reference.kmeans_lloyd(x, x[idx], iters, abs_tol)
+            local = reference.kmeans_lloyd
+        if comm.is_distributed():  # assignment sharded over the ranks, sums all-reduced
+            c, a, inertia = distributed_kmeans.lloyd(x, x[idx], iters, abs_tol, local, sequential_shift=impl == 'cpp')
+        else:
+            c, a, inertia = local(x, x[idx], iters, abs_tol)
     return KMeansResult(c, a, float(inertia))
 

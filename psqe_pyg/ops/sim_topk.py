@@ -4,6 +4,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from psqe_pyg.distributed import comm, join
 from psqe_pyg.ops import _faiss, reference
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
@@ -71,6 +72,10 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
             tensors when faiss has GPU support; its tie order is faiss's).
         tile_rows, tile_cols: tile shape; ``0`` picks the backend's default (a few MB per tile).
 
+    Under an initialised torch.distributed group (e.g. ``torchrun``) every rank must call it with the same
+    ``x`` and ``y``: each scores its shard of y's rows and the lists are merged
+    (:mod:`psqe_pyg.distributed.join`); the result is the single-process one, on every rank.
+
     Returns:
         :class:`SimTopK`.
     """
@@ -88,13 +93,19 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
     impl = resolve_backend(who, backend, x.device, BACKENDS)
     if impl == 'faiss' and (x.size(0) == 0 or y.size(0) == 0):
         impl = 'torch'  # nothing to search: the reference handles the empty shapes
-    with torch.no_grad():
+
+    def run(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         if impl == 'cpp':
-            out = torch.ops.psqe.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
-        elif impl == 'faiss':
-            out = _faiss_sim_topk(x, y, k, col_best)
+            return torch.ops.psqe.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
+        if impl == 'faiss':
+            return _faiss_sim_topk(x, y, k, col_best)
+        return reference.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
+
+    with torch.no_grad():
+        if comm.is_distributed():  # y's rows sharded over the ranks, top-k lists merged
+            out = join.sharded_sim_topk(run, x, y, k, col_best, join.column_align(impl, x.device, int(tile_cols)))
         else:
-            out = reference.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
+            out = run(x, y)
     values, indices, col_values, col_indices = out
     if not col_best:
         col_values = col_indices = None
