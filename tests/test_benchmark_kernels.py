@@ -1,4 +1,4 @@
-"""The helpers benchmarks/kernels.py trusts before it records a time: the torch baseline and the check."""
+"""The helpers benchmarks/kernel_rates.py trusts before it records a time: the torch baseline and the check."""
 import importlib
 import sys
 from pathlib import Path
@@ -6,15 +6,16 @@ from pathlib import Path
 import pytest
 import torch
 
-# benchmarks/ is on the path only for this import: left there, its kernels.py would shadow the PyPI package
-# 'kernels' that transformers (loaded by the MiniLM name encoder) looks for.
+# benchmarks/ is on the path only for this import (its common.py is a generic name). The script is not
+# called kernels.py: that would shadow the PyPI package 'kernels', which transformers (loaded by the MiniLM
+# name encoder) imports when it finds it, so every benchmark run from benchmarks/ would fail to load MiniLM.
 _BENCHMARKS = str(Path(__file__).resolve().parent.parent / 'benchmarks')
 sys.path.insert(0, _BENCHMARKS)
 try:
-    kernels = importlib.import_module('kernels')
+    kernels = importlib.import_module('kernel_rates')
 finally:
     sys.path.remove(_BENCHMARKS)
-    sys.modules.pop('kernels', None)
+    sys.modules.pop('kernel_rates', None)
     sys.modules.pop('common', None)
 
 

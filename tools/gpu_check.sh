@@ -9,7 +9,7 @@
 #      metrics on CUDA equal the CPU's), once as 'auto' picks (the torch path while the kernels are
 #      unverified) and once with PSQE_PYG_CUDA_KERNELS=1 (the CUDA kernels inside the pipeline);
 #   4. compute-sanitizer --tool memcheck on one small case per kernel (tools/cuda_memcheck_cases.py);
-#   5. benchmarks/kernels.py at N = 20k and 100k, and at 1M (bfloat16, k = 10) if the time left allows;
+#   5. benchmarks/kernel_rates.py at N = 20k and 100k, and at 1M (bfloat16, k = 10) if the time left allows;
 # and writes everything to OUT_DIR/gpu_check.json (per step: pass/fail, counts, seconds; the benchmark rows;
 # the machine) with the full output in OUT_DIR/gpu_check.log.
 #
@@ -95,7 +95,7 @@ for case in sim_topk kmeans greedy_match; do
 done
 
 # 5. benchmarks (results land in benchmarks/results/<name>.json, then in gpu_check.json)
-BENCH=("$PYTHON" benchmarks/kernels.py --device cuda --dims 384 --no-faiss)
+BENCH=("$PYTHON" benchmarks/kernel_rates.py --device cuda --dims 384 --no-faiss)
 run_step bench_20k_100k "$ROOT/benchmarks/results/gpu_check_kernels.json" 240 "${BENCH[@]}" --sizes 20000 100000 \
   --ks 1 10 --dtypes bfloat16 float32 --kmeans-sizes 100000 --kmeans-ks 5 100 --name gpu_check_kernels
 if (( SECONDS - T0 < BUDGET_S - 150 )); then

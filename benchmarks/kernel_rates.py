@@ -1,8 +1,8 @@
 """Throughput of the compiled kernels (issue 5) against the GEMM rate and what a user would run instead.
 
-    python benchmarks/kernels.py                                   # CUDA if present, else CPU, default sizes
-    python benchmarks/kernels.py --device cuda --sizes 1000000 --dims 300 --ks 10 --dtypes bfloat16
-    python benchmarks/kernels.py --device cpu --sizes 20000 --kmeans-sizes 100000
+    python benchmarks/kernel_rates.py                                   # CUDA if present, else CPU, default sizes
+    python benchmarks/kernel_rates.py --device cuda --sizes 1000000 --dims 300 --ks 10 --dtypes bfloat16
+    python benchmarks/kernel_rates.py --device cpu --sizes 20000 --kmeans-sizes 100000
 
 For every ``N = M`` in ``--sizes``, ``d`` in ``--dims``, ``k`` in ``--ks`` and input dtype, in one run:
 
