@@ -36,7 +36,7 @@ import torch
 from common import DEFAULT_DATA, REPO, RESULTS, write_result
 
 from psqe_pyg.datasets import load_dataset
-from psqe_pyg.evaluation import GOLD_EDGE
+from psqe_pyg.pair import SAME_AS
 from psqe_pyg.metrics import seed_quality
 from psqe_pyg.pipeline import AlignerConfig, names_only, train_and_evaluate
 from psqe_pyg.report import generate_seeds
@@ -104,7 +104,7 @@ def run_dataset(spec: str, args) -> dict:
     load_s = time.perf_counter() - start
     sets = seed_sets(data, spec, budget=args.budget, epochs=args.epochs, seed=args.seed,
                      name_encoder=args.name_encoder)
-    gold = data[GOLD_EDGE].edge_index
+    gold = data[SAME_AS].edge_index
     start = time.perf_counter()
     rows = {'names': {**names_only(data), 'wall_s': time.perf_counter() - start}}
     runs = [(setup, setup, AlignerConfig()) for setup in sets]

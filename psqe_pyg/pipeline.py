@@ -8,13 +8,14 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.evaluation import GOLD_EDGE, evaluate_alignment, gold_links
+from psqe_pyg.evaluation import evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
 from psqe_pyg.nn.aligner import MultiModalAligner, aligner_inputs, train_aligner
 from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
 from psqe_pyg.report import generate_seeds
-from psqe_pyg.transforms import get_seeds
-from psqe_pyg.transforms.modalities import pair_features
+from psqe_pyg.pair.modalities import pair_features
+from psqe_pyg.pair.schema import SAME_AS
+from psqe_pyg.pair.seeds import get_seeds
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class AlignerConfig:
 
 
 def _gold(data: HeteroData):
-    return data[GOLD_EDGE].edge_index if GOLD_EDGE in data.edge_types else None
+    return data[SAME_AS].edge_index if SAME_AS in data.edge_types else None
 
 
 def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, device: str = 'cpu',

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from psqe_pyg import metrics
-from psqe_pyg.evaluation import GOLD_EDGE
+from psqe_pyg.pair.schema import SAME_AS
 from psqe_pyg.prediction import Alignment
 from psqe_pyg.transforms import PSQE, Seeds, VisualPivot, get_seeds
 
@@ -33,7 +33,7 @@ def seed_report(data: HeteroData, stages: dict[str, Seeds], timings: dict[str, f
                 num_buckets: int = 5) -> dict:
     """Per stage: seed count, precision/recall against the gold links, coverage balance by degree bucket
     and (when the pair has ``cluster`` labels) by cluster."""
-    gold = data[GOLD_EDGE].edge_index if GOLD_EDGE in data.edge_types else None
+    gold = data[SAME_AS].edge_index if SAME_AS in data.edge_types else None
     groups, degree = degree_groups(data, num_buckets)
     num_groups = int(groups.max()) + 1 if groups.numel() else 0
     has_clusters = 'cluster' in data['src'] and 'cluster' in data['tgt']

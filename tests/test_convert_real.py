@@ -8,7 +8,7 @@ import pytest
 import torch
 from convert import SETS, convert
 
-from psqe_pyg.data import REL, SAME_AS, SIDES
+from psqe_pyg.pair import REL, SAME_AS, SIDES
 from psqe_pyg.datasets import load_dataset
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from psqe_pyg.data import SAME_AS, DataFormatError
+from psqe_pyg.pair import SAME_AS
+from psqe_pyg.readers import DataFormatError
 from psqe_pyg.datasets import DBP15K, SRPRS, dataset_summary, load_dataset
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from psqe_pyg.data import REL, SAME_AS, generate_synthetic_pair, validate_pair
+from psqe_pyg.pair import REL, SAME_AS, generate_synthetic_pair, validate_pair
 from psqe_pyg.datasets import SyntheticKGPair, dataset_summary, load_dataset
 
 

@@ -17,8 +17,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData, InMemoryDataset
 from torch_geometric.transforms import BaseTransform, Compose
 
-from psqe_pyg.data.images import file_digest
-from psqe_pyg.data.io import check_file
+from psqe_pyg.readers.images import file_digest
+from psqe_pyg.readers.io import check_file
 
 __all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION', 'transform_description', 'transform_key']
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from torch_geometric.data import HeteroData, InMemoryDataset
 
-from psqe_pyg.data.synthetic import SYNTHETIC_DEFAULTS, generate_synthetic_pair
+from psqe_pyg.pair.synthetic import SYNTHETIC_DEFAULTS, generate_synthetic_pair
 
 from .base import (CACHE_ENV, PROCESSED_VERSION, _short_hash, expand_from_disk, save_atomic,
                    transform_key)
@@ -17,7 +17,7 @@ __all__ = ['SyntheticKGPair']
 
 
 class SyntheticKGPair(InMemoryDataset):
-    r"""A generated KG pair with known truth (:func:`psqe_pyg.data.generate_synthetic_pair`): a
+    r"""A generated KG pair with known truth (:func:`psqe_pyg.pair.generate_synthetic_pair`): a
     latent graph with power-law degrees (dense hubs, sparse tails) seen through two noisy views with
     permuted entity and relation ids, names with character noise (``'hash'`` encoder by default),
     images = latent vector + noise with a fraction missing, attribute and relation bags, and some
@@ -32,7 +32,7 @@ class SyntheticKGPair(InMemoryDataset):
         root: optional cache folder.
         num_entities, extra_entities, degree_exponent, avg_degree, num_relations, num_clusters,
         name_noise, img_noise, img_missing, attr_noise, edge_drop, train_ratio, name_encoder,
-        seed, ...: see :func:`~psqe_pyg.data.generate_synthetic_pair`.
+        seed, ...: see :func:`~psqe_pyg.pair.generate_synthetic_pair`.
         transform, pre_transform: as in PyG.
     """
 

@@ -17,11 +17,12 @@ from torch_geometric.utils import index_to_mask
 from tqdm.auto import tqdm
 
 from psqe_pyg import ops
-from psqe_pyg.graph import union_edge_index
+from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
 from psqe_pyg.nn.losses import bidirectional_info_nce
 from psqe_pyg.ops.matching import tie_break_order
-from psqe_pyg.transforms.modalities import NODE_TYPES, image_mask, pair_features
+from psqe_pyg.pair.modalities import image_mask, pair_features
+from psqe_pyg.pair.schema import SIDES
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def aligner_inputs(data: HeteroData) -> AlignerInputs:
         if pair is None:
             continue
         if modality == 'img':
-            pair = tuple(x * image_mask(data, nt).unsqueeze(-1) for x, nt in zip(pair, NODE_TYPES))
+            pair = tuple(x * image_mask(data, nt).unsqueeze(-1) for x, nt in zip(pair, SIDES))
         features[modality] = F.normalize(torch.cat(pair), dim=-1)
     if not features:
         raise ValueError('the pair has no entity features: expected at least one of '

@@ -6,9 +6,9 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg import ops
-from psqe_pyg.transforms.matching import greedy_dense_match
-from psqe_pyg.transforms.modalities import fused_features, get_modalities, secondary_features
-from psqe_pyg.transforms.seeds import Seeds, set_seeds
+from psqe_pyg.ops.dense_match import greedy_dense_match
+from psqe_pyg.pair.modalities import fused_features, get_modalities, secondary_features
+from psqe_pyg.pair.seeds import Seeds, set_seeds
 
 log = logging.getLogger(__name__)
 

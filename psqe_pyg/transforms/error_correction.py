@@ -4,8 +4,8 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg import ops
-from psqe_pyg.transforms.modalities import fused_features, get_modalities
-from psqe_pyg.transforms.seeds import get_seeds, set_seeds
+from psqe_pyg.pair.modalities import fused_features, get_modalities
+from psqe_pyg.pair.seeds import get_seeds, set_seeds
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import add_self_loops
 
-from psqe_pyg.graph import union_edge_index
+from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.nn.seed_encoder import InNeighbors, SeedEncoder, train_seed_encoder
-from psqe_pyg.transforms.matching import greedy_dense_match
-from psqe_pyg.transforms.modalities import Modalities, fuse, get_modalities
-from psqe_pyg.transforms.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.ops.dense_match import greedy_dense_match
+from psqe_pyg.pair.modalities import Modalities, fuse, get_modalities
+from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
-from psqe_pyg.graph import csr_neighbors
+from psqe_pyg.pair.graph import csr_neighbors
 from psqe_pyg.ops.matching import tie_break_rank
 from psqe_pyg.transforms.global_resample import learned_views
-from psqe_pyg.transforms.modalities import Modalities, get_modalities
-from psqe_pyg.transforms.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.pair.modalities import Modalities, get_modalities
+from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from psqe_pyg.transforms.cluster_resample import ClusterResample
 from psqe_pyg.transforms.error_correction import ErrorCorrection
 from psqe_pyg.transforms.global_resample import GlobalResample
 from psqe_pyg.transforms.neighborhood_expansion import NeighborhoodExpansion
-from psqe_pyg.transforms.seeds import get_seeds
+from psqe_pyg.pair.seeds import get_seeds
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ import logging
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from psqe_pyg.transforms.matching import greedy_dense_match
-from psqe_pyg.transforms.modalities import get_modalities
-from psqe_pyg.transforms.seeds import Seeds, set_seeds
+from psqe_pyg.ops.dense_match import greedy_dense_match
+from psqe_pyg.pair.modalities import get_modalities
+from psqe_pyg.pair.seeds import Seeds, set_seeds
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ class VisualPivot(BaseTransform):
     Args:
         budget: the number of seed pairs.
         seed: the order in which exactly tied pairs are taken
-            (:func:`~psqe_pyg.transforms.matching.greedy_dense_match`).
+            (:func:`~psqe_pyg.ops.greedy_dense_match`).
     """
     def __init__(self, budget: int = 1000, *, seed: int = 0, backend: str = 'auto') -> None:
         if budget < 0:
