@@ -2,7 +2,7 @@
 the test links when the pair has them."""
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 from torch import Tensor
@@ -10,7 +10,7 @@ from torch_geometric.data import HeteroData
 
 from psqe_pyg.evaluation import evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
-from psqe_pyg.nn.aligner import MultiModalAligner, aligner_inputs, train_aligner
+from psqe_pyg.nn.aligner import AlignerConfig, MultiModalAligner, aligner_inputs, train_aligner
 from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
 from psqe_pyg.report import generate_seeds
 from psqe_pyg.pair.modalities import pair_features
@@ -18,22 +18,6 @@ from psqe_pyg.pair.schema import SAME_AS
 from psqe_pyg.pair.seeds import get_seeds
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class AlignerConfig:
-    """The aligner's architecture and training (see :class:`~psqe_pyg.nn.MultiModalAligner` and
-    :func:`~psqe_pyg.nn.train_aligner`)."""
-    hidden: int = 96
-    heads: int = 2
-    num_layers: int = 2
-    attention: bool = False
-    steps: int = 200
-    lr: float = 0.005
-    weight_decay: float = 0.0
-    batch_size: int = 1024
-    temperature: float = 0.1
-    refine_every: int = 25
 
 
 def _gold(data: HeteroData):
