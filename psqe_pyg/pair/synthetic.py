@@ -23,6 +23,7 @@ Same seed -> bit-identical output; ~0.3 s for 2,000 entities.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -33,26 +34,6 @@ from torch_geometric.data import HeteroData
 from psqe_pyg.pair.schema import KGSide, build_pair
 
 __all__ = ['generate_synthetic_pair', 'SYNTHETIC_DEFAULTS']
-
-SYNTHETIC_DEFAULTS: dict[str, Any] = dict(
-    num_entities=2000,
-    extra_entities=None,
-    avg_degree=6.0,
-    degree_exponent=2.2,
-    num_relations=40,
-    num_clusters=8,
-    intra_cluster=0.7,
-    num_attributes=120,
-    img_dim=64,
-    name_noise=0.1,
-    img_noise=0.5,
-    img_missing=0.2,
-    attr_noise=0.2,
-    edge_drop=0.1,
-    train_ratio=0.3,
-    name_encoder='hash',
-    seed=0,
-)
 
 _CONSONANTS = list('bcdfghjklmnprstvz')
 _VOWELS = list('aeiou')
@@ -332,3 +313,11 @@ def generate_synthetic_pair(
     )
     truth['latent_name'] = lat_names  # type: ignore[assignment]
     return data, truth
+
+
+#: Every option of :func:`generate_synthetic_pair` with its default, read from its signature (the one place
+#: they are written): what :class:`~psqe_pyg.datasets.SyntheticKGPair` accepts and hashes into its cache key.
+SYNTHETIC_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(generate_synthetic_pair).parameters.items()
+    if name != 'return_truth'
+}
