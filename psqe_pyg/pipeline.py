@@ -12,12 +12,27 @@ from psqe_pyg.evaluation import evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
 from psqe_pyg.nn.aligner import AlignerConfig, MultiModalAligner, aligner_inputs, train_aligner
 from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
-from psqe_pyg.report import generate_seeds
 from psqe_pyg.pair.modalities import pair_features
 from psqe_pyg.pair.schema import SAME_AS
-from psqe_pyg.pair.seeds import get_seeds
+from psqe_pyg.pair.seeds import get_history, get_seeds
+from psqe_pyg.transforms import PSQE, VisualPivot
 
 log = logging.getLogger(__name__)
+
+
+def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
+                   progress: bool = True, **psqe_kwargs) -> HeteroData:
+    """Runs ``'psqe'`` (:class:`~psqe_pyg.transforms.PSQE`, ``psqe_kwargs`` go to it) or ``'pivot'``
+    (:class:`~psqe_pyg.transforms.VisualPivot`) on ``data``, which is left alone.
+
+    Returns the seeded copy; it carries the seeds after every stage and each stage's wall time
+    (:func:`~psqe_pyg.pair.get_history`) and, for PSQE, the stage-1 clusters (for per-cluster coverage).
+    """
+    if method == 'psqe':
+        return PSQE(budget, seed=seed, progress=progress, **psqe_kwargs)(data)
+    if method == 'pivot':
+        return VisualPivot(budget, seed=seed)(data)
+    raise ValueError(f"method must be 'psqe' or 'pivot', got {method!r}")
 
 
 def _gold(data: HeteroData):
@@ -85,7 +100,8 @@ def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 100
     decoded pairs (``'all'``) against the test links. ``'evaluation'`` says whether it was evaluated. The
     gold links never influence the alignment.
     """
-    seeded, _, timings = generate_seeds(data, seeds, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
+    seeded = generate_seeds(data, seeds, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
+    _, timings = get_history(seeded)
     src, tgt, training = train_on_seeds(seeded, config, device=device, seed=seed, progress=progress)
     start = time.perf_counter()
     decoded = predict_alignment(src, tgt, threshold=threshold, seed=seed)

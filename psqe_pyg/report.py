@@ -4,16 +4,16 @@ score plot of a predicted alignment.
 The gold links are read here for reporting only; no seed generator sees them.
 """
 import logging
-import time
+import warnings
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from psqe_pyg import metrics
+from psqe_pyg import metrics, pipeline
 from psqe_pyg.pair.schema import SAME_AS
+from psqe_pyg.pair.seeds import Seeds, get_history
 from psqe_pyg.prediction import Alignment
-from psqe_pyg.transforms import PSQE, Seeds, VisualPivot, get_seeds
 
 log = logging.getLogger(__name__)
 
@@ -55,30 +55,22 @@ def seed_report(data: HeteroData, stages: dict[str, Seeds], timings: dict[str, f
     return {'stages': out, 'degree_buckets': bucket_edges}
 
 
-def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
-                   progress: bool = True, **psqe_kwargs) -> tuple[HeteroData, dict[str, Seeds], dict[str, float]]:
-    """Runs ``'psqe'`` or ``'pivot'`` on ``data`` (which is left alone).
-
-    Returns the seeded copy, the seeds after every stage (``{'pivot': ...}`` for the pivot) and each stage's
-    wall time in seconds.
-    """
-    if method == 'psqe':
-        transform = PSQE(budget, seed=seed, progress=progress, **psqe_kwargs)
-        out = transform(data)  # keeps the clusters, for the per-cluster coverage
-        return out, transform.history, transform.timings
-    if method == 'pivot':
-        start = time.perf_counter()
-        out = VisualPivot(budget, seed=seed)(data)
-        return out, {'pivot': get_seeds(out)}, {'pivot': time.perf_counter() - start}
-    raise ValueError(f"method must be 'psqe' or 'pivot', got {method!r}")
+def generate_seeds(data: HeteroData, method: str = 'psqe', **kwargs) -> tuple[HeteroData, dict[str, Seeds],
+                                                                              dict[str, float]]:
+    """Deprecated: :func:`psqe_pyg.pipeline.generate_seeds` (its result carries the history and timings,
+    :func:`~psqe_pyg.pair.get_history`). Returns ``(seeded copy, {stage: Seeds}, {stage: seconds})``."""
+    warnings.warn('psqe_pyg.report.generate_seeds is deprecated and will be removed in the next release; use '
+                  'psqe_pyg.pipeline.generate_seeds and psqe_pyg.pair.get_history', DeprecationWarning, stacklevel=2)
+    out = pipeline.generate_seeds(data, method, **kwargs)
+    return (out, *get_history(out))
 
 
 def run_seed_method(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
                     progress: bool = True, **psqe_kwargs) -> dict:
-    """Runs ``'psqe'`` or ``'pivot'`` on ``data`` and returns its :func:`seed_report` (with wall times)."""
-    data, stages, timings = generate_seeds(data, method, budget=budget, seed=seed, progress=progress,
-                                           **psqe_kwargs)
-    return {'method': method, 'budget': budget, 'seed': seed, **seed_report(data, stages, timings)}
+    """Runs ``'psqe'`` or ``'pivot'`` on ``data`` (:func:`~psqe_pyg.pipeline.generate_seeds`) and returns its
+    :func:`seed_report` (with wall times)."""
+    data = pipeline.generate_seeds(data, method, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
+    return {'method': method, 'budget': budget, 'seed': seed, **seed_report(data, *get_history(data))}
 
 
 def plot_seed_report(reports: list[dict], path: str, title: str | None = None) -> None:

@@ -154,10 +154,10 @@ def test_name_ngram_features_fill_a_missing_attribute_only():
 REPRO_SCRIPT = """
 import hashlib, torch
 from psqe_pyg.datasets import load_dataset
+from psqe_pyg.pair import get_history
 from psqe_pyg.transforms import PSQE
-t = PSQE(budget=150, epochs=3, hidden=32, progress=False)
-t(load_dataset('synthetic', num_entities=1500))
-for name, s in t.history.items():
+out = PSQE(budget=150, epochs=3, hidden=32, progress=False)(load_dataset('synthetic', num_entities=1500))
+for name, s in get_history(out)[0].items():
     print(name, hashlib.md5(s.edge_index.numpy().tobytes() + s.score.numpy().tobytes()).hexdigest())
 """
 

@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 CACHE_ENV = 'PSQE_PYG_CACHE'
 # Bumped whenever the processed layout or the feature builders change, so old caches are ignored.
 PROCESSED_VERSION = 1
-# Bumped whenever a transform's output changes for the same arguments (2: seeded tie-breaking), so files
+# Bumped whenever a transform's output changes for the same arguments (2: seeded tie-breaking; 3: seed
+# generators record their per-stage history on the pair), so files
 # processed with an older ``pre_transform`` are ignored while the features' caches stay valid.
-PRE_TRANSFORM_VERSION = 2
+PRE_TRANSFORM_VERSION = 3
 
 
 def _writable(path: str) -> bool:

@@ -8,7 +8,8 @@ one, and the accessors every later layer reads it with.
 :func:`from_pyg_dbp15k`                    ``torch_geometric.datasets.DBP15K`` -> pair
 :func:`generate_synthetic_pair`            a generated pair with known truth
 :func:`get_modalities`, :func:`pair_features`  the modality blocks (primary, attributes, relations)
-:class:`Seeds`, :func:`get_seeds`, ...     the ``('src', 'pseudo_seed', 'tgt')`` edges and their history
+:class:`Seeds`, :func:`get_seeds`, ...     the ``('src', 'pseudo_seed', 'tgt')`` edges; :func:`get_history`
+                                           the seeds after every stage of the generator that made them
 :func:`csr_neighbors`, ...                 views of the relation graphs
 ``SIDES``, ``REL``, ``SAME_AS``, ``PSEUDO_SEED``  the node and edge types
 =========================================  ====================================================
@@ -36,7 +37,7 @@ from psqe_pyg.pair.schema import (
     build_pair,
     validate_pair,
 )
-from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.pair.seeds import Seeds, get_history, get_seeds, set_history, set_seeds
 from psqe_pyg.pair.synthetic import SYNTHETIC_DEFAULTS, generate_synthetic_pair
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     'fused_features',
     'generate_synthetic_pair',
     'get_modalities',
+    'get_history',
     'get_seeds',
     'image_mask',
     'pair_device',
@@ -64,6 +66,7 @@ __all__ = [
     'pair_from_raw',
     'random_split_masks',
     'secondary_features',
+    'set_history',
     'set_seeds',
     'undirected_edge_index',
     'union_edge_index',

@@ -1,4 +1,6 @@
-"""Reading and writing the ``('src', 'pseudo_seed', 'tgt')`` edges that every seed generator produces."""
+"""Reading and writing the ``('src', 'pseudo_seed', 'tgt')`` edges that every seed generator produces, and the
+per-stage history a generator leaves on the pair it returns (``data.seed_history``, ``data.seed_timings``), so
+it travels with the data (also out of DataLoader workers and through processed-dataset caches)."""
 from typing import NamedTuple
 
 import torch
@@ -59,3 +61,19 @@ def set_seeds(data: HeteroData, seeds: Seeds) -> HeteroData:
     store.score = seeds.score
     store.stage = seeds.stage
     return data
+
+
+def set_history(data: HeteroData, stages: dict[str, Seeds], seconds: dict[str, float]) -> HeteroData:
+    """Records a seed generator's run on ``data``: the seeds after every stage (``stages``, in order) and each
+    stage's wall time in seconds, replacing an earlier record."""
+    data.seed_history = {name: seeds._asdict() for name, seeds in stages.items()}
+    data.seed_timings = {name: float(seconds[name]) for name in stages}
+    return data
+
+
+def get_history(data: HeteroData) -> tuple[dict[str, Seeds], dict[str, float]]:
+    """The seeds after every stage of the last seed generator that ran on ``data`` and each stage's wall time:
+    ``({stage: Seeds}, {stage: seconds})``, both empty when none recorded them."""
+    stages = data.seed_history if 'seed_history' in data else {}
+    seconds = data.seed_timings if 'seed_timings' in data else {}
+    return {name: Seeds(**fields) for name, fields in stages.items()}, dict(seconds)

@@ -8,7 +8,7 @@ from psqe_pyg.transforms.cluster_resample import ClusterResample
 from psqe_pyg.transforms.error_correction import ErrorCorrection
 from psqe_pyg.transforms.global_resample import GlobalResample
 from psqe_pyg.transforms.neighborhood_expansion import NeighborhoodExpansion
-from psqe_pyg.pair.seeds import get_seeds
+from psqe_pyg.pair.seeds import get_seeds, set_history
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,8 @@ class PSQETransform(BaseTransform):
 
     Runs :class:`ClusterResample` (stage 1), :class:`GlobalResample` and :class:`ErrorCorrection`
     (stage 2), then :class:`NeighborhoodExpansion` and :class:`ErrorCorrection` again (stage 3). Never
-    reads the gold links. After a call, :attr:`timings` holds each step's wall time and :attr:`history`
-    the seeds after each stage (for seed reports).
+    reads the gold links. The returned pair also carries the seeds after each step and each step's wall
+    time (:func:`~psqe_pyg.pair.get_history`, for seed reports).
 
     Args:
         budget: seeds drawn by stage 1, and the most drawn by stage 2.
@@ -57,18 +57,16 @@ class PSQETransform(BaseTransform):
                                                  k_start=k_start, k_span=k_span, seed=seed, backend=backend)),
                 ('stage3_correction', ErrorCorrection(weights=weights, backend=backend)),
             ]
-        self.timings: dict[str, float] = {}
-        self.history: dict = {}
 
     def forward(self, data: HeteroData) -> HeteroData:
-        self.timings, self.history = {}, {}
+        stages, seconds = {}, {}
         for name, step in self.steps:
             start = time.perf_counter()
             data = step(data)
-            self.timings[name] = time.perf_counter() - start
-            self.history[name] = get_seeds(data)
-            log.info('PSQE %s: %d seeds in %.1f s', name, len(self.history[name]), self.timings[name])
-        return data
+            seconds[name] = time.perf_counter() - start
+            stages[name] = get_seeds(data)
+            log.info('PSQE %s: %d seeds in %.1f s', name, len(stages[name]), seconds[name])
+        return set_history(data, stages, seconds)
 
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in self.init_args.items())
