@@ -17,6 +17,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData, InMemoryDataset
 from torch_geometric.transforms import BaseTransform, Compose
 
+from psqe_pyg._init_args import init_args
 from psqe_pyg.readers.images import file_digest
 from psqe_pyg.readers.io import check_file
 
@@ -62,27 +63,10 @@ def transform_description(obj) -> str:
     name = f'{cls.__module__}.{cls.__qualname__}'
     if isinstance(obj, Compose):
         return f'{name}[{", ".join(transform_description(t) for t in obj.transforms)}]'
-    args = getattr(obj, 'init_args', None)
-    if not isinstance(args, dict):
-        args = _stored_init_args(obj)
+    args = init_args(obj)
     if args is None:
         return re.sub(r'(<.*?)\s.*(>)', r'\1\2', repr(obj))
     return f'{name}({", ".join(f"{k}={_describe_value(v)}" for k, v in sorted(args.items()))})'
-
-
-def _stored_init_args(obj) -> dict | None:
-    if type(obj).__init__ is object.__init__:
-        return {}
-    try:
-        params = inspect.signature(type(obj).__init__).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    names = [p.name for p in params if p.name != 'self' and
-             p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    stored = vars(obj) if hasattr(obj, '__dict__') else {}
-    if not all(n in stored for n in names):
-        return None
-    return {n: stored[n] for n in names}
 
 
 def _describe_value(value) -> str:

@@ -6,6 +6,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg import ops
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.ops.dense_match import greedy_dense_match
 from psqe_pyg.pair.modalities import fused_features, get_modalities, secondary_features
 from psqe_pyg.pair.seeds import Seeds, set_seeds
@@ -93,6 +94,4 @@ class ClusterResample(BaseTransform):
         data['tgt'].cluster = c_tgt
         return set_seeds(data, seeds)
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(budget={self.budget}, num_clusters={self.num_clusters}, '
-                f'weights={self.weights}, match_on={self.match_on!r}, seed={self.seed})')
+    __repr__ = args_repr

@@ -4,6 +4,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg import ops
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.pair.modalities import fused_features, get_modalities
 from psqe_pyg.pair.seeds import get_seeds, set_seeds
 
@@ -37,5 +38,4 @@ class ErrorCorrection(BaseTransform):
         log.info('ErrorCorrection: dropped %d of %d seeds', int((~keep).sum()), len(seeds))
         return set_seeds(data, seeds.select(keep))
 
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(weights={self.weights})'
+    __repr__ = args_repr

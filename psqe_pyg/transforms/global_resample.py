@@ -6,6 +6,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import add_self_loops
 
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.nn.seed_encoder import InNeighbors, SeedEncoder, train_seed_encoder
 from psqe_pyg.ops.dense_match import greedy_dense_match
@@ -91,7 +92,4 @@ class GlobalResample(BaseTransform):
                 data['src'][attr], data['tgt'][attr] = out[view][:n_src], out[view][n_src:]
         return set_seeds(data, seeds.cat(added))
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(budget={self.budget}, weights={self.weights}, '
-                f'hidden={self.hidden}, epochs={self.epochs}, lr={self.lr}, '
-                f'temperature={self.temperature}, seed={self.seed})')
+    __repr__ = args_repr

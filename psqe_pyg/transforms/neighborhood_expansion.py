@@ -10,6 +10,7 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.pair.graph import csr_neighbors
 from psqe_pyg.ops.matching import tie_break_rank
 from psqe_pyg.transforms.global_resample import learned_views
@@ -147,6 +148,4 @@ class NeighborhoodExpansion(BaseTransform):
         log.info('NeighborhoodExpansion: %d candidates, %d added', cand.seed.numel(), len(added))
         return set_seeds(data, seeds.cat(added))
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(weights={self.weights}, eta=({self.eta_start}, '
-                f'{self.eta_span}), k=({self.k_start}, {self.k_span}), seed={self.seed})')
+    __repr__ = args_repr

@@ -4,6 +4,7 @@ import time
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.transforms.cluster_resample import ClusterResample
 from psqe_pyg.transforms.error_correction import ErrorCorrection
 from psqe_pyg.transforms.global_resample import GlobalResample
@@ -68,9 +69,7 @@ class PSQETransform(BaseTransform):
             log.info('PSQE %s: %d seeds in %.1f s', name, len(stages[name]), seconds[name])
         return set_history(data, stages, seconds)
 
-    def __repr__(self) -> str:
-        args = ', '.join(f'{k}={v!r}' for k, v in self.init_args.items())
-        return f'{self.__class__.__name__}({args})'
+    __repr__ = args_repr
 
 
 PSQE = PSQETransform

@@ -4,6 +4,7 @@ import time
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.ops.dense_match import greedy_dense_match
 from psqe_pyg.pair.modalities import get_modalities
 from psqe_pyg.pair.seeds import Seeds, set_history, set_seeds
@@ -39,5 +40,4 @@ class VisualPivot(BaseTransform):
         log.info('VisualPivot: %d seeds', len(seeds))
         return set_history(set_seeds(data, seeds), {'pivot': seeds}, {'pivot': time.perf_counter() - start})
 
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(budget={self.budget}, seed={self.seed})'
+    __repr__ = args_repr
