@@ -11,10 +11,10 @@ from torch_geometric.data import HeteroData
 from psqe_pyg.evaluation import evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
 from psqe_pyg.nn.aligner import AlignerConfig, MultiModalAligner, aligner_inputs, train_aligner
-from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
 from psqe_pyg.pair.modalities import pair_features
 from psqe_pyg.pair.schema import SAME_AS
 from psqe_pyg.pair.seeds import get_history, get_seeds
+from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
 from psqe_pyg.transforms import PSQE, VisualPivot
 
 log = logging.getLogger(__name__)

@@ -95,13 +95,8 @@ def plot_seed_report(reports: list[dict], path: str, title: str | None = None) -
         ax.bar([x - 0.4 + width / 2 + i * width for x in xs], cov['seed_share'], width,
                label=f"{name} (TV {cov['tv_distance']:.2f})")
     ax.set_xticks(list(xs), labels)
-    ax.set_xlabel('entity degree (bucket range)')
-    ax.set_ylabel('share')
-    ax.set_title(title or 'Where the seeds fall: share of seed ends vs share of entities')
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(fig, ax, path, 'entity degree (bucket range)', 'share',
+            title or 'Where the seeds fall: share of seed ends vs share of entities', legend_size=7)
 
 
 def plot_score_distribution(alignment: Alignment, path: str, title: str | None = None) -> None:
@@ -124,10 +119,18 @@ def plot_score_distribution(alignment: Alignment, path: str, title: str | None =
         kept = int((scores >= alignment.threshold).sum())
         ax.axvline(alignment.threshold, color='black', linestyle='--',
                    label=f'threshold {alignment.threshold:.3f}: {kept:,} of {len(scores):,} pairs at or above')
-    ax.set_xlabel('cosine of the decoded pair (one-to-one)')
-    ax.set_ylabel('pairs')
-    ax.set_title(title or 'Scores of the aligned pairs')
-    ax.legend(fontsize=8)
+    _finish(fig, ax, path, 'cosine of the decoded pair (one-to-one)', 'pairs', title or 'Scores of the aligned pairs',
+            legend_size=8)
+
+
+def _finish(fig, ax, path: str, xlabel: str, ylabel: str, title: str, legend_size: int) -> None:
+    """Labels, legend, and the PNG written to ``path``; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

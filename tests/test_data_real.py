@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from psqe_pyg.pair import REL, SAME_AS, validate_pair
 from psqe_pyg.datasets import DBP15K, SRPRS, dataset_summary, load_dataset
+from psqe_pyg.pair import REL, SAME_AS, validate_pair
 
 pytestmark = pytest.mark.data
 

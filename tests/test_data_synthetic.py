@@ -6,8 +6,8 @@ import copy
 import pytest
 import torch
 
-from psqe_pyg.pair import REL, SAME_AS, SYNTHETIC_DEFAULTS, generate_synthetic_pair, validate_pair
 from psqe_pyg.datasets import SyntheticKGPair, dataset_summary, load_dataset
+from psqe_pyg.pair import REL, SAME_AS, SYNTHETIC_DEFAULTS, generate_synthetic_pair, validate_pair
 
 
 def assert_same(a, b):

@@ -17,9 +17,9 @@ from pair_factory import random_pair
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
+from psqe_pyg.pair import get_history
 from psqe_pyg.pipeline import AlignerConfig, train_and_evaluate, train_on_seeds
 from psqe_pyg.prediction import predict_alignment
-from psqe_pyg.pair import get_history
 from psqe_pyg.transforms import PSQE, VisualPivot, get_seeds
 
 CONFIG = AlignerConfig(hidden=16, steps=12, batch_size=64, refine_every=4)

@@ -9,8 +9,8 @@ from pair_factory import random_pair
 from psqe_pyg import ops
 from psqe_pyg.transforms import (ClusterResample, ErrorCorrection, GlobalResample, NeighborhoodExpansion,
                                  Seeds, VisualPivot, get_seeds, set_seeds)
-from psqe_pyg.ops.matching import tie_break_order, tie_break_rank
 from psqe_pyg.ops import greedy_dense_match
+from psqe_pyg.ops.matching import tie_break_order, tie_break_rank
 from psqe_pyg.pair.modalities import fused_features, get_modalities, secondary_features
 
 

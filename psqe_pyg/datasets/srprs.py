@@ -8,8 +8,8 @@ from typing import Callable, Sequence
 
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.readers.io import DataFormatError, EntityTable, read_entity_ids
 from psqe_pyg.pair.from_raw import pair_from_raw
+from psqe_pyg.readers.io import DataFormatError, EntityTable, read_entity_ids
 from psqe_pyg.readers.layouts import names_from_json, read_id_layout
 
 from .base import KGPairDataset

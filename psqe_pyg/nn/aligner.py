@@ -18,10 +18,10 @@ from torch_geometric.utils import index_to_mask
 from tqdm.auto import tqdm
 
 from psqe_pyg import ops
-from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
 from psqe_pyg.nn.losses import bidirectional_info_nce
 from psqe_pyg.ops.matching import tie_break_order
+from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.pair.modalities import image_mask, pair_features
 from psqe_pyg.pair.schema import SIDES
 

@@ -7,9 +7,9 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import add_self_loops
 
 from psqe_pyg._init_args import args_repr
-from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.nn.seed_encoder import InNeighbors, SeedEncoder, train_seed_encoder
 from psqe_pyg.ops.dense_match import greedy_dense_match
+from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.pair.modalities import Modalities, fuse, get_modalities
 from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
 

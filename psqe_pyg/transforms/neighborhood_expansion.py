@@ -11,11 +11,11 @@ from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
 from psqe_pyg._init_args import args_repr
-from psqe_pyg.pair.graph import csr_neighbors
 from psqe_pyg.ops.matching import tie_break_rank
-from psqe_pyg.transforms.global_resample import learned_views
+from psqe_pyg.pair.graph import csr_neighbors
 from psqe_pyg.pair.modalities import Modalities, get_modalities
 from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.transforms.global_resample import learned_views
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg._init_args import args_repr
+from psqe_pyg.pair.seeds import get_seeds, set_history
 from psqe_pyg.transforms.cluster_resample import ClusterResample
 from psqe_pyg.transforms.error_correction import ErrorCorrection
 from psqe_pyg.transforms.global_resample import GlobalResample
 from psqe_pyg.transforms.neighborhood_expansion import NeighborhoodExpansion
-from psqe_pyg.pair.seeds import get_seeds, set_history
 
 log = logging.getLogger(__name__)
 
