@@ -22,7 +22,7 @@ MOVED = [
     ('psqe_pyg.data.layouts', 'read_layout', 'psqe_pyg.readers.layouts', 'read_layout'),
     ('psqe_pyg.data.layouts', 'pair_from_raw', 'psqe_pyg.pair.from_raw', 'pair_from_raw'),
     ('psqe_pyg.data.pair', 'build_pair', 'psqe_pyg.pair.schema', 'build_pair'),
-    ('psqe_pyg.data.synthetic', 'SYNTHETIC_DEFAULTS', 'psqe_pyg.pair.synthetic', 'SYNTHETIC_DEFAULTS'),
+    ('psqe_pyg.data.synthetic', 'SYNTHETIC_DEFAULTS', 'psqe_pyg.pair.generator', 'SYNTHETIC_DEFAULTS'),
     ('psqe_pyg.data.interop', 'from_pyg_dbp15k', 'psqe_pyg.pair.interop', 'from_pyg_dbp15k'),
     ('psqe_pyg.graph', 'union_edge_index', 'psqe_pyg.pair.graph', 'union_edge_index'),
     ('psqe_pyg.transforms.matching', 'greedy_dense_match', 'psqe_pyg.ops', 'greedy_dense_match'),

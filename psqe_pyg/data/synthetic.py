@@ -1,4 +1,4 @@
-"""Deprecated: moved to :mod:`psqe_pyg.pair.synthetic` (this alias goes in the next release)."""
+"""Deprecated: moved to :mod:`psqe_pyg.pair.generator` (this alias goes in the next release)."""
 from psqe_pyg._deprecation import moved
 
-__getattr__ = moved(__name__, 'psqe_pyg.pair.synthetic')
+__getattr__ = moved(__name__, 'psqe_pyg.pair.generator')

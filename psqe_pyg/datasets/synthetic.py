@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from torch_geometric.data import HeteroData, InMemoryDataset
 
-from psqe_pyg.pair.synthetic import SYNTHETIC_DEFAULTS, generate_synthetic_pair
+from psqe_pyg.pair.generator import SYNTHETIC_DEFAULTS, generate_synthetic_pair
 
 from .base import (CACHE_ENV, PROCESSED_VERSION, _short_hash, expand_from_disk, process_if_missing, save_atomic,
                    transform_key)

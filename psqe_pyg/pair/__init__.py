@@ -15,6 +15,7 @@ one, and the accessors every later layer reads it with.
 =========================================  ====================================================
 """
 from psqe_pyg.pair.from_raw import pair_from_raw, random_split_masks
+from psqe_pyg.pair.generator import SYNTHETIC_DEFAULTS, generate_synthetic_pair
 from psqe_pyg.pair.graph import csr_neighbors, pair_device, undirected_edge_index, union_edge_index
 from psqe_pyg.pair.interop import from_pyg_dbp15k
 from psqe_pyg.pair.modalities import (
@@ -38,7 +39,6 @@ from psqe_pyg.pair.schema import (
     validate_pair,
 )
 from psqe_pyg.pair.seeds import Seeds, get_history, get_seeds, set_history, set_seeds
-from psqe_pyg.pair.synthetic import SYNTHETIC_DEFAULTS, generate_synthetic_pair
 
 __all__ = [
     'KGSide',
