@@ -4,9 +4,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import logging
 import os
 import os.path as osp
-import logging
 import re
 import warnings
 from pathlib import Path

@@ -34,7 +34,7 @@ r"""The two folder layouts of entity-alignment benchmarks, read into one :class:
 
 **Both layouts**: optional ``ent_names_1/2`` (``entity<TAB>name``, the entity as in the layout's
 entity column); an entity without a name line gets the local name of its URI / label
-(:func:`uri_local_name`). Gold links are optional: without them (or with an empty link file) the
+(:func:`~psqe_pyg.readers.io.uri_local_name`). Gold links are optional: without them (or with an empty link file) the
 pair has no ``('src', 'same_as', 'tgt')`` edges and evaluation is skipped. Without a given split
 the customary one is used (:func:`random_split_masks`). Every line is kept (self-loops and
 repeated triples too, counted in ``data.meta``); only blank lines are skipped, counted per file.
