@@ -16,11 +16,12 @@ from psqe_pyg.pair.schema import SAME_AS
 from psqe_pyg.pair.seeds import get_history, get_seeds
 from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
 from psqe_pyg.transforms import PSQE, VisualPivot
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
 
-def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
+def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = D.BUDGET, seed: int = 0,
                    progress: bool = True, **psqe_kwargs) -> HeteroData:
     """Runs ``'psqe'`` (:class:`~psqe_pyg.transforms.PSQE`, ``psqe_kwargs`` go to it) or ``'pivot'``
     (:class:`~psqe_pyg.transforms.VisualPivot`) on ``data``, which is left alone.
@@ -86,7 +87,7 @@ def train_and_evaluate(data: HeteroData, config: AlignerConfig | None = None, *,
     return out
 
 
-def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 1000,
+def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = D.BUDGET,
                      config: AlignerConfig | None = None, device: str = 'cpu', seed: int = 0,
                      threshold: float | str | None = 'auto', evaluate: bool = True, csls_k: int | None = 10,
                      progress: bool = True, **psqe_kwargs) -> tuple[Alignment, dict]:
@@ -124,7 +125,7 @@ def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 100
     return decoded, result
 
 
-def align_pair(data: HeteroData, *, seeds: str = 'psqe', budget: int = 1000, config: AlignerConfig | None = None,
+def align_pair(data: HeteroData, *, seeds: str = 'psqe', budget: int = D.BUDGET, config: AlignerConfig | None = None,
                device: str = 'cpu', seed: int = 0, keep_all: bool = False, progress: bool = True,
                **psqe_kwargs) -> Alignment:
     """The predicted alignment of a KG pair, no gold links needed: ``seeds`` (``'psqe'`` or ``'pivot'``) with

@@ -14,6 +14,7 @@ from psqe_pyg import metrics, pipeline
 from psqe_pyg.pair.schema import SAME_AS
 from psqe_pyg.pair.seeds import Seeds, get_history
 from psqe_pyg.prediction import Alignment
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def generate_seeds(data: HeteroData, method: str = 'psqe', **kwargs) -> tuple[He
     return (out, *get_history(out))
 
 
-def run_seed_method(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
+def run_seed_method(data: HeteroData, method: str = 'psqe', *, budget: int = D.BUDGET, seed: int = 0,
                     progress: bool = True, **psqe_kwargs) -> dict:
     """Runs ``'psqe'`` or ``'pivot'`` on ``data`` (:func:`~psqe_pyg.pipeline.generate_seeds`) and returns its
     :func:`seed_report` (with wall times)."""

@@ -11,7 +11,8 @@ import torch
 from psqe_pyg.datasets import DBP15K, SyntheticKGPair
 from psqe_pyg.nn import AlignerConfig, MultiModalAligner, train_aligner
 from psqe_pyg.pair import get_history, get_seeds
-from psqe_pyg.transforms import PSQE, VisualPivot
+from psqe_pyg.transforms import (PSQE, ClusterResample, ErrorCorrection, GlobalResample, NeighborhoodExpansion,
+                                 VisualPivot)
 
 # old module, old name -> new module, new name
 MOVED = [
@@ -56,6 +57,14 @@ def test_the_aligner_defaults_are_written_once():
                 assert p.default == getattr(config, p.name), f'{fn.__qualname__}({p.name}=...)'
     # the values the CLI and the README's numbers use
     assert (config.hidden, config.attention, config.steps, config.refine_every) == (96, False, 200, 25)
+
+
+@pytest.mark.parametrize('stage', [ClusterResample, GlobalResample, ErrorCorrection, NeighborhoodExpansion])
+def test_psqe_defaults_are_its_stages_defaults(stage):
+    ours = inspect.signature(PSQE.__init__).parameters
+    theirs = inspect.signature(stage.__init__).parameters
+    shared = set(ours) & set(theirs) - {'self', 'seed', 'progress', 'backend'}
+    assert shared and all(ours[n].default == theirs[n].default for n in shared)
 
 
 def small_psqe() -> PSQE:

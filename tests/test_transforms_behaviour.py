@@ -122,7 +122,8 @@ def test_entities_without_images_fall_back_to_names():
     assert (src.primary[~has_img, :12] == 0).all() and (src.primary[has_img, 12:] == 0).all()
     seeds = get_seeds(VisualPivot(n)(data))
     assert len(seeds) == n
-    assert torch.equal(seeds.edge_index[0], seeds.edge_index[1])  # every entity, with an image or not, found its partner
+    # every entity, with an image or not, found its partner
+    assert torch.equal(seeds.edge_index[0], seeds.edge_index[1])
 
 
 def test_bad_input_errors_name_the_tensor():

@@ -12,6 +12,7 @@ from psqe_pyg.ops.dense_match import greedy_dense_match
 from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.pair.modalities import Modalities, fuse, get_modalities
 from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ class GlobalResample(BaseTransform):
         seed: seeds the encoder's initialisation and batch order.
         progress: show a progress bar while training.
     """
-    def __init__(self, budget: int = 1000, *, weights: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                 hidden: int = 300, heads: int = 2, num_layers: int = 2, epochs: int = 300,
-                 lr: float = 0.01, batch_size: int = 2000, temperature: float = 1.0, seed: int = 0,
+    def __init__(self, budget: int = D.BUDGET, *, weights: tuple[float, float, float] = D.WEIGHTS,
+                 hidden: int = D.HIDDEN, heads: int = 2, num_layers: int = 2, epochs: int = D.EPOCHS,
+                 lr: float = D.LR, batch_size: int = D.BATCH_SIZE, temperature: float = D.TEMPERATURE, seed: int = 0,
                  progress: bool = True, backend: str = 'auto') -> None:
         self.budget = budget
         self.weights = tuple(weights)

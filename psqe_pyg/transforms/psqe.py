@@ -6,6 +6,7 @@ from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg._init_args import args_repr
 from psqe_pyg.pair.seeds import get_seeds, set_history
+from psqe_pyg.transforms import defaults as D
 from psqe_pyg.transforms.cluster_resample import ClusterResample
 from psqe_pyg.transforms.error_correction import ErrorCorrection
 from psqe_pyg.transforms.global_resample import GlobalResample
@@ -36,12 +37,12 @@ class PSQETransform(BaseTransform):
     Use it as a dataset's ``pre_transform=`` (runs once, cached under a key of every argument,
     :attr:`init_args`) rather than ``transform=`` (reruns on every access). ``PSQE`` is an alias.
     """
-    def __init__(self, budget: int = 1000, num_clusters: int = 5, *,
-                 weights: tuple[float, float, float] = (0.8, 0.1, 0.1), match_on: str = 'secondary',
-                 epochs: int = 300, lr: float = 0.01, batch_size: int = 2000, temperature: float = 1.0,
-                 hidden: int = 300, expand: bool = True, eta_start: float = 0.8, eta_span: float = 0.1,
-                 k_start: float = 6.0, k_span: float = 3.0, seed: int = 0, progress: bool = True,
-                 backend: str = 'auto') -> None:
+    def __init__(self, budget: int = D.BUDGET, num_clusters: int = D.NUM_CLUSTERS, *,
+                 weights: tuple[float, float, float] = D.WEIGHTS, match_on: str = D.MATCH_ON,
+                 epochs: int = D.EPOCHS, lr: float = D.LR, batch_size: int = D.BATCH_SIZE,
+                 temperature: float = D.TEMPERATURE, hidden: int = D.HIDDEN, expand: bool = True,
+                 eta_start: float = D.ETA_START, eta_span: float = D.ETA_SPAN, k_start: float = D.K_START,
+                 k_span: float = D.K_SPAN, seed: int = 0, progress: bool = True, backend: str = 'auto') -> None:
         # every constructor argument, for repr and the processed-cache key of pre_transform=
         self.init_args = {k: v for k, v in locals().items() if k not in ('self', '__class__')}
         self.steps = [

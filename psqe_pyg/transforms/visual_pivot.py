@@ -8,6 +8,7 @@ from psqe_pyg._init_args import args_repr
 from psqe_pyg.ops.dense_match import greedy_dense_match
 from psqe_pyg.pair.modalities import get_modalities
 from psqe_pyg.pair.seeds import Seeds, set_history, set_seeds
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class VisualPivot(BaseTransform):
         seed: the order in which exactly tied pairs are taken
             (:func:`~psqe_pyg.ops.greedy_dense_match`).
     """
-    def __init__(self, budget: int = 1000, *, seed: int = 0, backend: str = 'auto') -> None:
+    def __init__(self, budget: int = D.BUDGET, *, seed: int = 0, backend: str = 'auto') -> None:
         if budget < 0:
             raise ValueError(f'budget must be >= 0, got {budget}')
         self.budget = budget
