@@ -36,11 +36,10 @@ import torch
 from common import DEFAULT_DATA, REPO, RESULTS, write_result
 
 from psqe_pyg.datasets import load_dataset
-from psqe_pyg.evaluation import GOLD_EDGE
 from psqe_pyg.metrics import seed_quality
-from psqe_pyg.pipeline import AlignerConfig, names_only, train_and_evaluate
-from psqe_pyg.report import generate_seeds
-from psqe_pyg.transforms import NameNgramFeatures, Seeds, set_seeds
+from psqe_pyg.pair import SAME_AS, Seeds, get_history, set_seeds
+from psqe_pyg.pipeline import AlignerConfig, generate_seeds, names_only, train_and_evaluate
+from psqe_pyg.transforms import NameNgramFeatures
 
 DATASETS = ['DBP15K/zh_en', 'DBP15K/ja_en', 'DBP15K/fr_en', 'SRPRS/en_fr', 'SRPRS/en_de', 'SRPRS/dbp_wd']
 SEED_CACHE = REPO / '.cache' / 'alignment_seeds'
@@ -79,8 +78,8 @@ def seed_sets(data, spec: str, *, budget: int, epochs: int, seed: int, name_enco
                 log.info('%s %s: seeds read from %s', spec, setup, path)
             else:
                 kwargs = {k: v for k, v in options.items() if k not in ('budget', 'seed', 'name_encoder')}
-                _, stages, timings = generate_seeds(data, method, budget=budget, seed=seed, progress=False,
-                                                    **kwargs)
+                stages, timings = get_history(generate_seeds(data, method, budget=budget, seed=seed, progress=False,
+                                                             **kwargs))
                 runs[path] = {'stages': {k: tuple(v) for k, v in stages.items()}, 'timings': timings,
                               'options': options}
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +103,7 @@ def run_dataset(spec: str, args) -> dict:
     load_s = time.perf_counter() - start
     sets = seed_sets(data, spec, budget=args.budget, epochs=args.epochs, seed=args.seed,
                      name_encoder=args.name_encoder)
-    gold = data[GOLD_EDGE].edge_index
+    gold = data[SAME_AS].edge_index
     start = time.perf_counter()
     rows = {'names': {**names_only(data), 'wall_s': time.perf_counter() - start}}
     runs = [(setup, setup, AlignerConfig()) for setup in sets]

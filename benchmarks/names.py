@@ -25,11 +25,11 @@ from pathlib import Path
 import torch
 from common import DEFAULT_DATA, RESULTS, write_result
 
-from psqe_pyg.data.io import uri_local_name
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.evaluation import gold_links
 from psqe_pyg.features import combine_name_blocks, encode_names
 from psqe_pyg.metrics import ranking_metrics
+from psqe_pyg.readers import uri_local_name
 
 log = logging.getLogger('names')
 PARTS = ('minilm', 'e5', 'e5-orig')

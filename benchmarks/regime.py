@@ -12,7 +12,7 @@ modality) or a registered pair (``DBP15K/zh_en``, ...). The regime weakens the p
 * ``img=S`` (synthetic only): image noise ``S`` (the generator's ``img_noise``; names keep their noise).
 
 For every run: pivot and PSQE seeds at the same budget, the same aligner (the pipeline's
-:class:`~psqe_pyg.pipeline.AlignerConfig`) with and without iterative learning; test Hits@1 overall and per
+:class:`~psqe_pyg.nn.AlignerConfig`) with and without iterative learning; test Hits@1 overall and per
 source-degree third (cosine, pessimistic ties), seed precision and the seeds' degree-coverage balance.
 Writes ``benchmarks/results/regime.json`` (kept across invocations, one entry per run) and
 ``regime_gain.png``: PSQE's Hits@1 gain over the pivot against the pivot's seed precision.
@@ -29,9 +29,10 @@ from common import DEFAULT_DATA, RESULTS, write_result
 
 from psqe_pyg.datasets import SyntheticKGPair
 from psqe_pyg.evaluation import evaluate_alignment
-from psqe_pyg.pipeline import AlignerConfig, train_on_seeds
-from psqe_pyg.report import generate_seeds, seed_report
-from psqe_pyg.transforms import set_seeds
+from psqe_pyg.nn import AlignerConfig
+from psqe_pyg.pair import get_history, set_seeds
+from psqe_pyg.pipeline import generate_seeds, train_on_seeds
+from psqe_pyg.report import seed_report
 
 log = logging.getLogger('regime')
 METHODS = ('pivot', 'psqe')
@@ -76,8 +77,8 @@ def run(spec: str, args) -> dict:
     out = {'dataset': dataset, 'regime': regime, 'budget': args.budget, 'methods': {}}
     for method in METHODS:
         start = time.perf_counter()
-        seeded, stages, _ = generate_seeds(data, method, budget=args.budget, seed=args.seed,
-                                           progress=not args.quiet)
+        seeded = generate_seeds(data, method, budget=args.budget, seed=args.seed, progress=not args.quiet)
+        stages, _ = get_history(seeded)
         seed_s = time.perf_counter() - start
         final = list(stages)[-1]
         report = seed_report(seeded, {final: stages[final]})['stages'][final]

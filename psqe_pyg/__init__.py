@@ -3,8 +3,9 @@ import importlib
 
 __version__ = '0.1.0'
 
-_SUBMODULES = ('ops', 'data', 'datasets', 'features', 'metrics', 'transforms', 'nn', 'decoding', 'evaluation',
-               'prediction', 'pipeline', 'report')
+# In layer order: each imports only those before it (tests/test_layers.py); 'data' is a deprecated alias.
+_SUBMODULES = ('ops', 'features', 'readers', 'pair', 'datasets', 'nn', 'transforms', 'decoding', 'metrics',
+               'evaluation', 'prediction', 'pipeline', 'report', 'data')
 
 
 def __getattr__(name: str):

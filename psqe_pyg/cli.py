@@ -274,6 +274,7 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from psqe_pyg.pipeline import AlignerConfig
+    from psqe_pyg.transforms import defaults as D
     parser = _Parser(prog='psqe-pyg', description=__doc__)
     parser.add_argument('-v', '--verbose', action='store_true', help='log at DEBUG level')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -286,9 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('seeds', help='generate pseudo seeds and report their quality and coverage')
     _add_data_args(p)
     p.add_argument('--method', default='psqe', choices=['psqe', 'pivot'])
-    p.add_argument('--budget', type=positive_int, default=1000)
-    p.add_argument('--clusters', type=positive_int, default=5)
-    p.add_argument('--epochs', type=positive_int, default=300, help='stage-2 encoder epochs')
+    p.add_argument('--budget', type=positive_int, default=D.BUDGET)
+    p.add_argument('--clusters', type=positive_int, default=D.NUM_CLUSTERS)
+    p.add_argument('--epochs', type=positive_int, default=D.EPOCHS, help='stage-2 encoder epochs')
     p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--json', default=None, help='write the report as JSON to this file')
     p.add_argument('--plot', default=None, help='write the coverage plot (PNG) to this file')
@@ -299,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      'evaluated on the test links when the pair has them')
     _add_data_args(p)
     p.add_argument('--seeds', default='psqe', choices=['psqe', 'pivot'], help='the seed generator')
-    p.add_argument('--budget', type=positive_int, default=1000)
-    p.add_argument('--psqe-epochs', type=positive_int, default=300, help="PSQE stage-2 epochs (with --seeds psqe)")
+    p.add_argument('--budget', type=positive_int, default=D.BUDGET)
+    p.add_argument('--psqe-epochs', type=positive_int, default=D.EPOCHS,
+                   help="PSQE stage-2 epochs (with --seeds psqe)")
     p.add_argument('--steps', type=positive_int, default=AlignerConfig.steps, help='aligner training steps')
     p.add_argument('--refine-every', type=non_negative_int, default=AlignerConfig.refine_every,
                    help='iterative learning every this many steps (0: off)')

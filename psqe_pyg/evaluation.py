@@ -17,12 +17,14 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from psqe_pyg import metrics
+from psqe_pyg._deprecation import moved
 from psqe_pyg.decoding import DECODERS, MAX_ASSIGNMENT_SIZE
 from psqe_pyg.ops.matching import tie_break_order
+from psqe_pyg.pair.schema import SAME_AS
 
 log = logging.getLogger(__name__)
 
-GOLD_EDGE = ('src', 'same_as', 'tgt')
+__getattr__ = moved(__name__, (), renamed={'GOLD_EDGE': 'psqe_pyg.pair.schema:SAME_AS'})
 SPLITS = {'test': 'test_mask', 'val': 'train_mask'}
 
 
@@ -32,18 +34,18 @@ def gold_links(data: HeteroData, split: str = 'test') -> Tensor:
     ``train_mask`` for ``'val'``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {tuple(SPLITS)} (got {split!r})")
-    if GOLD_EDGE not in data.edge_types:
-        raise ValueError(f'the pair has no gold links {GOLD_EDGE}: nothing to evaluate against')
-    store = data[GOLD_EDGE]
+    if SAME_AS not in data.edge_types:
+        raise ValueError(f'the pair has no gold links {SAME_AS}: nothing to evaluate against')
+    store = data[SAME_AS]
     mask = SPLITS[split]
     if mask in store:
         links = store.edge_index[:, store[mask]]
     elif split == 'test':
         links = store.edge_index
     else:
-        raise ValueError(f"the pair's gold links {GOLD_EDGE} have no {mask}: no validation links (split='val')")
+        raise ValueError(f"the pair's gold links {SAME_AS} have no {mask}: no validation links (split='val')")
     if links.size(1) == 0:
-        raise ValueError(f"the pair has gold links {GOLD_EDGE} but no {split} links: nothing to evaluate against")
+        raise ValueError(f"the pair has gold links {SAME_AS} but no {split} links: nothing to evaluate against")
     return links
 
 

@@ -2,41 +2,42 @@
 the test links when the pair has them."""
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.evaluation import GOLD_EDGE, evaluate_alignment, gold_links
+from psqe_pyg.evaluation import evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
-from psqe_pyg.nn.aligner import MultiModalAligner, aligner_inputs, train_aligner
+from psqe_pyg.nn.aligner import AlignerConfig, MultiModalAligner, aligner_inputs, train_aligner
+from psqe_pyg.pair.modalities import pair_features
+from psqe_pyg.pair.schema import SAME_AS
+from psqe_pyg.pair.seeds import get_history, get_seeds
 from psqe_pyg.prediction import Alignment, alignment_quality, predict_alignment
-from psqe_pyg.report import generate_seeds
-from psqe_pyg.transforms import get_seeds
-from psqe_pyg.transforms.modalities import pair_features
+from psqe_pyg.transforms import PSQE, VisualPivot
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class AlignerConfig:
-    """The aligner's architecture and training (see :class:`~psqe_pyg.nn.MultiModalAligner` and
-    :func:`~psqe_pyg.nn.train_aligner`)."""
-    hidden: int = 96
-    heads: int = 2
-    num_layers: int = 2
-    attention: bool = False
-    steps: int = 200
-    lr: float = 0.005
-    weight_decay: float = 0.0
-    batch_size: int = 1024
-    temperature: float = 0.1
-    refine_every: int = 25
+def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = D.BUDGET, seed: int = 0,
+                   progress: bool = True, **psqe_kwargs) -> HeteroData:
+    """Runs ``'psqe'`` (:class:`~psqe_pyg.transforms.PSQE`, ``psqe_kwargs`` go to it) or ``'pivot'``
+    (:class:`~psqe_pyg.transforms.VisualPivot`) on ``data``, which is left alone.
+
+    Returns the seeded copy; it carries the seeds after every stage and each stage's wall time
+    (:func:`~psqe_pyg.pair.get_history`) and, for PSQE, the stage-1 clusters (for per-cluster coverage).
+    """
+    if method == 'psqe':
+        return PSQE(budget, seed=seed, progress=progress, **psqe_kwargs)(data)
+    if method == 'pivot':
+        return VisualPivot(budget, seed=seed)(data)
+    raise ValueError(f"method must be 'psqe' or 'pivot', got {method!r}")
 
 
 def _gold(data: HeteroData):
-    return data[GOLD_EDGE].edge_index if GOLD_EDGE in data.edge_types else None
+    return data[SAME_AS].edge_index if SAME_AS in data.edge_types else None
 
 
 def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, device: str = 'cpu',
@@ -86,7 +87,7 @@ def train_and_evaluate(data: HeteroData, config: AlignerConfig | None = None, *,
     return out
 
 
-def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 1000,
+def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = D.BUDGET,
                      config: AlignerConfig | None = None, device: str = 'cpu', seed: int = 0,
                      threshold: float | str | None = 'auto', evaluate: bool = True, csls_k: int | None = 10,
                      progress: bool = True, **psqe_kwargs) -> tuple[Alignment, dict]:
@@ -100,7 +101,8 @@ def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 100
     decoded pairs (``'all'``) against the test links. ``'evaluation'`` says whether it was evaluated. The
     gold links never influence the alignment.
     """
-    seeded, _, timings = generate_seeds(data, seeds, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
+    seeded = generate_seeds(data, seeds, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
+    _, timings = get_history(seeded)
     src, tgt, training = train_on_seeds(seeded, config, device=device, seed=seed, progress=progress)
     start = time.perf_counter()
     decoded = predict_alignment(src, tgt, threshold=threshold, seed=seed)
@@ -123,7 +125,7 @@ def align_and_report(data: HeteroData, *, seeds: str = 'psqe', budget: int = 100
     return decoded, result
 
 
-def align_pair(data: HeteroData, *, seeds: str = 'psqe', budget: int = 1000, config: AlignerConfig | None = None,
+def align_pair(data: HeteroData, *, seeds: str = 'psqe', budget: int = D.BUDGET, config: AlignerConfig | None = None,
                device: str = 'cpu', seed: int = 0, keep_all: bool = False, progress: bool = True,
                **psqe_kwargs) -> Alignment:
     """The predicted alignment of a KG pair, no gold links needed: ``seeds`` (``'psqe'`` or ``'pivot'``) with

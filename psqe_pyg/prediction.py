@@ -17,7 +17,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from psqe_pyg import ops
-from psqe_pyg.transforms.matching import greedy_dense_match
+from psqe_pyg.ops.dense_match import greedy_dense_match
 
 HEADER = ('src', 'tgt', 'score', 'mutual')
 
@@ -90,7 +90,7 @@ def predict_alignment(src_emb: Tensor, tgt_emb: Tensor, *, threshold: float | st
                       seed: int = 0, backend: str = 'auto') -> Alignment:
     """One-to-one alignment of all ``N_src`` sources and ``N_tgt`` targets by cosine.
 
-    Decodes with the exact greedy matching (:func:`~psqe_pyg.transforms.matching.greedy_dense_match`, which
+    Decodes with the exact greedy matching (:func:`~psqe_pyg.ops.greedy_dense_match`, which
     never holds an ``N_src x N_tgt`` matrix): ``min(N_src, N_tgt)`` pairs, best first. Flags each pair that
     is a mutual nearest neighbour (:func:`psqe_pyg.ops.mutual_nn`).
 

@@ -4,16 +4,17 @@ score plot of a predicted alignment.
 The gold links are read here for reporting only; no seed generator sees them.
 """
 import logging
-import time
+import warnings
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from psqe_pyg import metrics
-from psqe_pyg.evaluation import GOLD_EDGE
+from psqe_pyg import metrics, pipeline
+from psqe_pyg.pair.schema import SAME_AS
+from psqe_pyg.pair.seeds import Seeds, get_history
 from psqe_pyg.prediction import Alignment
-from psqe_pyg.transforms import PSQE, Seeds, VisualPivot, get_seeds
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def seed_report(data: HeteroData, stages: dict[str, Seeds], timings: dict[str, f
                 num_buckets: int = 5) -> dict:
     """Per stage: seed count, precision/recall against the gold links, coverage balance by degree bucket
     and (when the pair has ``cluster`` labels) by cluster."""
-    gold = data[GOLD_EDGE].edge_index if GOLD_EDGE in data.edge_types else None
+    gold = data[SAME_AS].edge_index if SAME_AS in data.edge_types else None
     groups, degree = degree_groups(data, num_buckets)
     num_groups = int(groups.max()) + 1 if groups.numel() else 0
     has_clusters = 'cluster' in data['src'] and 'cluster' in data['tgt']
@@ -55,30 +56,22 @@ def seed_report(data: HeteroData, stages: dict[str, Seeds], timings: dict[str, f
     return {'stages': out, 'degree_buckets': bucket_edges}
 
 
-def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
-                   progress: bool = True, **psqe_kwargs) -> tuple[HeteroData, dict[str, Seeds], dict[str, float]]:
-    """Runs ``'psqe'`` or ``'pivot'`` on ``data`` (which is left alone).
-
-    Returns the seeded copy, the seeds after every stage (``{'pivot': ...}`` for the pivot) and each stage's
-    wall time in seconds.
-    """
-    if method == 'psqe':
-        transform = PSQE(budget, seed=seed, progress=progress, **psqe_kwargs)
-        out = transform(data)  # keeps the clusters, for the per-cluster coverage
-        return out, transform.history, transform.timings
-    if method == 'pivot':
-        start = time.perf_counter()
-        out = VisualPivot(budget, seed=seed)(data)
-        return out, {'pivot': get_seeds(out)}, {'pivot': time.perf_counter() - start}
-    raise ValueError(f"method must be 'psqe' or 'pivot', got {method!r}")
+def generate_seeds(data: HeteroData, method: str = 'psqe', **kwargs) -> tuple[HeteroData, dict[str, Seeds],
+                                                                              dict[str, float]]:
+    """Deprecated: :func:`psqe_pyg.pipeline.generate_seeds` (its result carries the history and timings,
+    :func:`~psqe_pyg.pair.get_history`). Returns ``(seeded copy, {stage: Seeds}, {stage: seconds})``."""
+    warnings.warn('psqe_pyg.report.generate_seeds is deprecated and will be removed in the next release; use '
+                  'psqe_pyg.pipeline.generate_seeds and psqe_pyg.pair.get_history', DeprecationWarning, stacklevel=2)
+    out = pipeline.generate_seeds(data, method, **kwargs)
+    return (out, *get_history(out))
 
 
-def run_seed_method(data: HeteroData, method: str = 'psqe', *, budget: int = 1000, seed: int = 0,
+def run_seed_method(data: HeteroData, method: str = 'psqe', *, budget: int = D.BUDGET, seed: int = 0,
                     progress: bool = True, **psqe_kwargs) -> dict:
-    """Runs ``'psqe'`` or ``'pivot'`` on ``data`` and returns its :func:`seed_report` (with wall times)."""
-    data, stages, timings = generate_seeds(data, method, budget=budget, seed=seed, progress=progress,
-                                           **psqe_kwargs)
-    return {'method': method, 'budget': budget, 'seed': seed, **seed_report(data, stages, timings)}
+    """Runs ``'psqe'`` or ``'pivot'`` on ``data`` (:func:`~psqe_pyg.pipeline.generate_seeds`) and returns its
+    :func:`seed_report` (with wall times)."""
+    data = pipeline.generate_seeds(data, method, budget=budget, seed=seed, progress=progress, **psqe_kwargs)
+    return {'method': method, 'budget': budget, 'seed': seed, **seed_report(data, *get_history(data))}
 
 
 def plot_seed_report(reports: list[dict], path: str, title: str | None = None) -> None:
@@ -103,13 +96,8 @@ def plot_seed_report(reports: list[dict], path: str, title: str | None = None) -
         ax.bar([x - 0.4 + width / 2 + i * width for x in xs], cov['seed_share'], width,
                label=f"{name} (TV {cov['tv_distance']:.2f})")
     ax.set_xticks(list(xs), labels)
-    ax.set_xlabel('entity degree (bucket range)')
-    ax.set_ylabel('share')
-    ax.set_title(title or 'Where the seeds fall: share of seed ends vs share of entities')
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(fig, ax, path, 'entity degree (bucket range)', 'share',
+            title or 'Where the seeds fall: share of seed ends vs share of entities', legend_size=7)
 
 
 def plot_score_distribution(alignment: Alignment, path: str, title: str | None = None) -> None:
@@ -132,10 +120,18 @@ def plot_score_distribution(alignment: Alignment, path: str, title: str | None =
         kept = int((scores >= alignment.threshold).sum())
         ax.axvline(alignment.threshold, color='black', linestyle='--',
                    label=f'threshold {alignment.threshold:.3f}: {kept:,} of {len(scores):,} pairs at or above')
-    ax.set_xlabel('cosine of the decoded pair (one-to-one)')
-    ax.set_ylabel('pairs')
-    ax.set_title(title or 'Scores of the aligned pairs')
-    ax.legend(fontsize=8)
+    _finish(fig, ax, path, 'cosine of the decoded pair (one-to-one)', 'pairs', title or 'Scores of the aligned pairs',
+            legend_size=8)
+
+
+def _finish(fig, ax, path: str, xlabel: str, ylabel: str, title: str, legend_size: int) -> None:
+    """Labels, legend, and the PNG written to ``path``; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -13,8 +13,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from psqe_pyg.data.io import (read_attrs, read_entity_ids, read_links, read_rel_ids,
-                              read_translated_names, read_triples, uri_local_name)
+from psqe_pyg.readers import (
+    read_attrs,
+    read_entity_ids,
+    read_links,
+    read_rel_ids,
+    read_translated_names,
+    read_triples,
+    uri_local_name,
+)
 
 SETS = {
     'DBP15K/zh_en': ('DBP15K/zh_en', 'DBP15K/translated_ent_name/dbp_zh_en.json'),

@@ -89,11 +89,12 @@ def psqe_seeds() -> dict[str, Tensor]:
     """PSQE's seeds after every stage on the synthetic pair of 2,000 entities a side (2,200 with the extras:
     the stage-2 join splits over the CPU kernel's 2,048-column tiles), 2 stage-2 epochs."""
     from psqe_pyg.datasets import load_dataset
-    from psqe_pyg.report import generate_seeds
+    from psqe_pyg.pair import get_history
+    from psqe_pyg.pipeline import generate_seeds
 
     with comm.main_first():
         data = load_dataset('synthetic', num_entities=2000)
-    _, history, _ = generate_seeds(data, 'psqe', budget=300, seed=0, progress=False, epochs=2)
+    history, _ = get_history(generate_seeds(data, 'psqe', budget=300, seed=0, progress=False, epochs=2))
     return {f'psqe/{stage}/{field}': getattr(seeds, field)
             for stage, seeds in history.items() for field in seeds._fields}
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from pair_factory import random_pair
 
-from psqe_pyg.data import generate_synthetic_pair
 from psqe_pyg.nn import BipartiteCSR, MultiModalAligner, NeighborAttention, aligner_inputs, train_aligner
+from psqe_pyg.pair import generate_synthetic_pair
 from psqe_pyg.pipeline import AlignerConfig, names_only, train_and_evaluate
 from psqe_pyg.transforms import VisualPivot, get_seeds
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from convert import SETS, convert
 
-from psqe_pyg.data import REL, SAME_AS, SIDES
 from psqe_pyg.datasets import load_dataset
+from psqe_pyg.pair import REL, SAME_AS, SIDES
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 

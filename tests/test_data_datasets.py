@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from psqe_pyg.data import SAME_AS, DataFormatError
 from psqe_pyg.datasets import DBP15K, SRPRS, dataset_summary, load_dataset
+from psqe_pyg.pair import SAME_AS
+from psqe_pyg.readers import DataFormatError
 
 
 def _write_kg_files(folder, *, n1=6, n2=5, rel=False):

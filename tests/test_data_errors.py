@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.data import (
+from psqe_pyg.pair import PairValidationError, generate_synthetic_pair, validate_pair
+from psqe_pyg.readers import (
     DataFormatError,
-    PairValidationError,
-    generate_synthetic_pair,
     load_image_features,
     read_attrs,
     read_entity_ids,
@@ -23,7 +22,6 @@ from psqe_pyg.data import (
     read_string_triples,
     read_translated_names,
     read_triples,
-    validate_pair,
 )
 
 

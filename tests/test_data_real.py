@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from psqe_pyg.data import REL, SAME_AS, validate_pair
 from psqe_pyg.datasets import DBP15K, SRPRS, dataset_summary, load_dataset
+from psqe_pyg.pair import REL, SAME_AS, validate_pair
 
 pytestmark = pytest.mark.data
 
@@ -90,7 +90,7 @@ def test_dbp15k_empty_translated_name_falls_back_to_uri(real):
 def test_dbp15k_split_is_seeded_30_70(shared_data):
     ds = DBP15K(shared_data, 'zh_en', name_encoder='hash', log=False)
     assert 'split-s0-r0.3' in ds.processed_paths[0] and 'name-hash' in ds.processed_paths[0]
-    from psqe_pyg.data.layouts import random_split_masks
+    from psqe_pyg.pair import random_split_masks
     train, test = random_split_masks(15000, 0.3, 0)
     assert torch.equal(ds[0][SAME_AS].train_mask, train)
     other, _ = random_split_masks(15000, 0.3, 1)

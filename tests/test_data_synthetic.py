@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import pytest
 import torch
 
-from psqe_pyg.data import REL, SAME_AS, generate_synthetic_pair, validate_pair
 from psqe_pyg.datasets import SyntheticKGPair, dataset_summary, load_dataset
+from psqe_pyg.pair import REL, SAME_AS, SYNTHETIC_DEFAULTS, generate_synthetic_pair, validate_pair
 
 
 def assert_same(a, b):
@@ -42,14 +41,25 @@ def test_different_seeds_differ(default_pair):
     assert not torch.equal(other[SAME_AS].edge_index, data[SAME_AS].edge_index)
 
 
-def test_fast_enough():
-    generate_synthetic_pair(num_entities=200)  # warm-up (imports)
-    best = float('inf')
-    for _ in range(2):  # best of two: robust to a busy machine
-        t = time.perf_counter()
-        generate_synthetic_pair(num_entities=2000, seed=5)
-        best = min(best, time.perf_counter() - t)
-    assert best < 2.0
+# A value other than the default for every option, each changing the generated pair.
+CHANGED = dict(num_entities=150, extra_entities=7, avg_degree=4.0, degree_exponent=2.5, num_relations=12,
+               num_clusters=3, intra_cluster=0.2, num_attributes=30, img_dim=16, name_noise=0.3, img_noise=0.9,
+               img_missing=0.5, attr_noise=0.5, edge_drop=0.3, train_ratio=0.5, seed=3)
+
+
+def test_options_are_written_once_and_every_one_reaches_the_generator():
+    # The defaults live in generate_synthetic_pair's signature only; SyntheticKGPair takes exactly those names.
+    assert set(CHANGED) | {'name_encoder'} == set(SYNTHETIC_DEFAULTS)
+    assert SyntheticKGPair().options == SYNTHETIC_DEFAULTS
+    with pytest.raises(TypeError, match='num_entitys'):
+        SyntheticKGPair(num_entitys=10)
+    base = dict(num_entities=120)
+    reference = generate_synthetic_pair(**base)
+    for name, value in CHANGED.items():
+        options = {**base, name: value}
+        via_dataset = SyntheticKGPair(**options)[0]
+        assert_same(via_dataset, generate_synthetic_pair(**options))
+        assert via_dataset.meta != reference.meta, name  # the option was passed on, not dropped
 
 
 def test_shapes_and_schema(default_pair):

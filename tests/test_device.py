@@ -17,6 +17,7 @@ from pair_factory import random_pair
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
+from psqe_pyg.pair import get_history
 from psqe_pyg.pipeline import AlignerConfig, train_and_evaluate, train_on_seeds
 from psqe_pyg.prediction import predict_alignment
 from psqe_pyg.transforms import PSQE, VisualPivot, get_seeds
@@ -59,7 +60,7 @@ def run_pipeline(data, device: str) -> dict:
     out = {}
     psqe = PSQE(budget=24, num_clusters=3, epochs=3, hidden=16, batch_size=32, seed=1, progress=False)
     seeded = {'psqe': psqe(copy.copy(data)), 'pivot': VisualPivot(24)(copy.copy(data))}
-    out['psqe_stages'] = dict(psqe.history)
+    out['psqe_stages'] = get_history(seeded['psqe'])[0]
     for method, pair in seeded.items():
         out[f'{method}_seeds'] = get_seeds(pair)
         for attention in (False, True):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from psqe_pyg.data import SAME_AS, PairValidationError, from_pyg_dbp15k, validate_pair
+from psqe_pyg.pair import SAME_AS, PairValidationError, from_pyg_dbp15k, validate_pair
 
 
 def pyg_dbp15k_like(n1=7, n2=6, words=3, dim=300, seed=0) -> Data:

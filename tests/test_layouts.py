@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from psqe_pyg.data import SAME_AS, detect_layout, random_split_masks
 from psqe_pyg.datasets import KGPairFolder, load_dataset
+from psqe_pyg.pair import SAME_AS, random_split_masks
+from psqe_pyg.readers import detect_layout
 
 EXAMPLE = Path(__file__).resolve().parents[1] / 'examples' / 'europe_en_fr'
 E1, E2 = 'http://en.org/resource/', 'http://fr.org/resource/'

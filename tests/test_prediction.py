@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from psqe_pyg.datasets import SyntheticKGPair
-from psqe_pyg.evaluation import GOLD_EDGE
+from psqe_pyg.pair import SAME_AS
 from psqe_pyg.pipeline import AlignerConfig, align_and_report, align_pair
 from psqe_pyg.prediction import (HEADER, Alignment, alignment_quality, no_counterpart_threshold, otsu_threshold,
                                  predict_alignment, write_alignment)
@@ -105,7 +105,7 @@ def test_align_pair_ignores_the_gold_links(pair, decoded):
     """Same table and threshold with the gold links deleted: neither the seeds, the aligner nor the threshold
     read them."""
     no_gold = pair.clone()
-    del no_gold[GOLD_EDGE]
+    del no_gold[SAME_AS]
     table = align_pair(no_gold, **SMALL)
     full, _ = decoded
     assert table.threshold == full.threshold
@@ -121,7 +121,7 @@ def test_the_threshold_drops_mostly_wrong_pairs(pair, decoded):
     checked: the thresholded alignment must be precise (its precision is well above the 10% share of
     entities without counterpart) and more precise than every source's best target."""
     full, result = decoded
-    gold = pair[GOLD_EDGE].edge_index
+    gold = pair[SAME_AS].edge_index
     truth = set(zip(gold[0].tolist(), gold[1].tolist()))
 
     def precision(a: Alignment) -> float:
@@ -138,7 +138,7 @@ def test_the_threshold_drops_mostly_wrong_pairs(pair, decoded):
 
 def test_align_and_report_without_test_links_skips_the_evaluation(pair):
     data = pair.clone()
-    data[GOLD_EDGE].test_mask = torch.zeros_like(data[GOLD_EDGE].test_mask)
+    data[SAME_AS].test_mask = torch.zeros_like(data[SAME_AS].test_mask)
     decoded, result = align_and_report(data, **{**SMALL, 'budget': 30, 'epochs': 1})
     assert result['evaluation'].startswith('skipped') and 'no test links' in result['evaluation']
     assert 'cosine' not in result and 'quality' not in result['alignment']

@@ -1,14 +1,17 @@
 """PSQE as a PyG transform: no gold-link leakage, reproducibility, input untouched, edge cases."""
+import inspect
 import os
 import subprocess
 import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pair_factory import random_pair
 from psqe_pyg.transforms import (PSQE, ClusterResample, ErrorCorrection, GlobalResample, NeighborhoodExpansion,
                                  VisualPivot, get_seeds)
+from psqe_pyg.pair import get_modalities
 from psqe_pyg.transforms.cluster_resample import cluster_quotas
 
 GOLD = ('src', 'same_as', 'tgt')
@@ -103,10 +106,24 @@ def test_any_subset_of_modalities(modalities):
 
 
 def test_entities_without_images_fall_back_to_names():
-    data = random_pair(40, 40, seed=8, modalities=('x_img', 'x_name'), img_missing=0.5)
-    seeds = get_seeds(VisualPivot(30)(data))
-    no_img = ~data['src'].img_mask[seeds.edge_index[0]]
-    assert no_img.any()
+    # Partners share their name; only those with an image on both sides share it too. Entities without an image
+    # have garbage in x_img (the mask says to ignore it): only the name fallback can match them.
+    gen = torch.Generator().manual_seed(8)
+    n = 40
+    data = random_pair(n, n, seed=8, modalities=())
+    names, images = torch.randn(n, 16, generator=gen), torch.randn(n, 12, generator=gen)
+    has_img = torch.arange(n) % 2 == 0
+    for nt in ('src', 'tgt'):
+        data[nt].x_name = names.clone()
+        data[nt].x_img = torch.where(has_img.unsqueeze(1), images, torch.randn(n, 12, generator=gen))
+        data[nt].img_mask = has_img.clone()
+    src, _ = get_modalities(data)
+    assert torch.allclose(src.primary[~has_img, 12:], F.normalize(names[~has_img], dim=-1))
+    assert (src.primary[~has_img, :12] == 0).all() and (src.primary[has_img, 12:] == 0).all()
+    seeds = get_seeds(VisualPivot(n)(data))
+    assert len(seeds) == n
+    # every entity, with an image or not, found its partner
+    assert torch.equal(seeds.edge_index[0], seeds.edge_index[1])
 
 
 def test_bad_input_errors_name_the_tensor():
@@ -128,11 +145,21 @@ def test_bad_input_errors_name_the_tensor():
         ClusterResample(-1)
 
 
-def test_repr_shows_the_constants():
-    assert 'budget=1000' in repr(PSQE())
-    assert 'eta=(0.8, 0.1)' in repr(NeighborhoodExpansion())
-    assert repr(ErrorCorrection()) == 'ErrorCorrection(weights=(0.8, 0.1, 0.1))'
-    assert 'num_clusters=5' in repr(ClusterResample())
+@pytest.mark.parametrize('cls', [PSQE, ClusterResample, GlobalResample, ErrorCorrection, NeighborhoodExpansion,
+                                 VisualPivot])
+def test_repr_names_every_constructor_argument(cls):
+    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != 'self']
+    # a value other than the default for every argument must show up, so that two transforms built differently
+    # never print alike
+    changed = {p.name: not p.default if isinstance(p.default, bool) else
+               'fused' if p.name == 'match_on' else 'torch' if p.name == 'backend' else
+               tuple(w / 2 for w in p.default) if isinstance(p.default, tuple) else p.default + 1
+               for p in params}
+    text = repr(cls(**changed))
+    assert text.startswith(f'{cls.__name__}(')
+    for name, value in changed.items():
+        assert f'{name}={value!r}' in text, name
+    assert repr(ErrorCorrection(tol=0.5)) == "ErrorCorrection(weights=(0.8, 0.1, 0.1), tol=0.5, backend='auto')"
 
 
 def test_name_ngram_features_fill_a_missing_attribute_only():
@@ -154,10 +181,10 @@ def test_name_ngram_features_fill_a_missing_attribute_only():
 REPRO_SCRIPT = """
 import hashlib, torch
 from psqe_pyg.datasets import load_dataset
+from psqe_pyg.pair import get_history
 from psqe_pyg.transforms import PSQE
-t = PSQE(budget=150, epochs=3, hidden=32, progress=False)
-t(load_dataset('synthetic', num_entities=1500))
-for name, s in t.history.items():
+out = PSQE(budget=150, epochs=3, hidden=32, progress=False)(load_dataset('synthetic', num_entities=1500))
+for name, s in get_history(out)[0].items():
     print(name, hashlib.md5(s.edge_index.numpy().tobytes() + s.score.numpy().tobytes()).hexdigest())
 """
 

@@ -9,9 +9,9 @@ from pair_factory import random_pair
 from psqe_pyg import ops
 from psqe_pyg.transforms import (ClusterResample, ErrorCorrection, GlobalResample, NeighborhoodExpansion,
                                  Seeds, VisualPivot, get_seeds, set_seeds)
+from psqe_pyg.ops import greedy_dense_match
 from psqe_pyg.ops.matching import tie_break_order, tie_break_rank
-from psqe_pyg.transforms.matching import greedy_dense_match
-from psqe_pyg.transforms.modalities import fused_features, get_modalities, secondary_features
+from psqe_pyg.pair.modalities import fused_features, get_modalities, secondary_features
 
 
 def loop_greedy(sim: torch.Tensor, limit: int, tie_seed: int | None = None) -> list[tuple[int, int]]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.data.pair import REL, SAME_AS, SIDES
+from psqe_pyg.pair.schema import REL, SAME_AS, SIDES
 
 from .base import CACHE_ENV, KGPairDataset
 from .dbp15k import DBP15K

@@ -4,10 +4,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import logging
 import os
 import os.path as osp
 import re
-import sys
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,17 +17,21 @@ from torch import Tensor
 from torch_geometric.data import HeteroData, InMemoryDataset
 from torch_geometric.transforms import BaseTransform, Compose
 
-from psqe_pyg.data.images import file_digest
-from psqe_pyg.data.io import check_file
+from psqe_pyg._init_args import init_args
+from psqe_pyg.readers.images import file_digest
+from psqe_pyg.readers.io import check_file
 
 __all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION', 'transform_description', 'transform_key']
+
+log = logging.getLogger(__name__)
 
 CACHE_ENV = 'PSQE_PYG_CACHE'
 # Bumped whenever the processed layout or the feature builders change, so old caches are ignored.
 PROCESSED_VERSION = 1
-# Bumped whenever a transform's output changes for the same arguments (2: seeded tie-breaking), so files
+# Bumped whenever a transform's output changes for the same arguments (2: seeded tie-breaking; 3: seed
+# generators record their per-stage history on the pair), so files
 # processed with an older ``pre_transform`` are ignored while the features' caches stay valid.
-PRE_TRANSFORM_VERSION = 2
+PRE_TRANSFORM_VERSION = 3
 
 
 def _writable(path: str) -> bool:
@@ -59,27 +63,10 @@ def transform_description(obj) -> str:
     name = f'{cls.__module__}.{cls.__qualname__}'
     if isinstance(obj, Compose):
         return f'{name}[{", ".join(transform_description(t) for t in obj.transforms)}]'
-    args = getattr(obj, 'init_args', None)
-    if not isinstance(args, dict):
-        args = _stored_init_args(obj)
+    args = init_args(obj)
     if args is None:
         return re.sub(r'(<.*?)\s.*(>)', r'\1\2', repr(obj))
     return f'{name}({", ".join(f"{k}={_describe_value(v)}" for k, v in sorted(args.items()))})'
-
-
-def _stored_init_args(obj) -> dict | None:
-    if type(obj).__init__ is object.__init__:
-        return {}
-    try:
-        params = inspect.signature(type(obj).__init__).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    names = [p.name for p in params if p.name != 'self' and
-             p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    stored = vars(obj) if hasattr(obj, '__dict__') else {}
-    if not all(n in stored for n in names):
-        return None
-    return {n: stored[n] for n in names}
 
 
 def _describe_value(value) -> str:
@@ -141,6 +128,20 @@ def expand_from_disk(data: HeteroData) -> HeteroData:
     return data
 
 
+def process_if_missing(dataset: InMemoryDataset, what: str) -> None:
+    r"""Runs :obj:`dataset`'s ``process()`` unless its processed file exists (or ``force_reload``).
+
+    The datasets drive this themselves (``has_process`` is False): PyG's own step would also keep one
+    ``pre_transform.pt`` per folder and warn when it differs, while here the ``pre_transform`` is part of
+    each processed file's name, so differently transformed files live side by side."""
+    if not dataset.force_reload and all(osp.isfile(p) for p in dataset.processed_paths):
+        return
+    if dataset.log:
+        log.info('Processing %s -> %s', what, dataset.processed_paths[0])
+    os.makedirs(dataset.processed_dir, exist_ok=True)
+    dataset.process()
+
+
 def save_atomic(dataset: InMemoryDataset, data: HeteroData, path: str) -> None:
     r"""Saves :obj:`data` (compacted) to :obj:`path` through a temporary file and
     :func:`os.replace`, so a crash never leaves a half-written cache behind."""
@@ -200,6 +201,8 @@ class KGPairDataset(InMemoryDataset):
                                               'vector})')) for p in self.image_features]
             self._image_key = '-'.join(digests)
         super().__init__(str(root), transform, pre_transform, force_reload=force_reload, log=log)
+        self.check_raw_files()
+        process_if_missing(self, f'{type(self).__name__}({self.pair!r})')
         self.load(self.processed_paths[0], data_cls=HeteroData)
         self._data = expand_from_disk(self._data)
 
@@ -277,9 +280,17 @@ class KGPairDataset(InMemoryDataset):
             key += f'_pre-{transform_key(self.pre_transform)}'
         return [f'{key}.pt']
 
-    def download(self):
+    @property
+    def has_process(self) -> bool:  # type: ignore[override]
+        return False  # __init__ runs process_if_missing()
+
+    def check_raw_files(self) -> None:
+        r"""Raises a :class:`FileNotFoundError` listing every required raw file that is missing, and
+        what each one is for (nothing is downloaded, nothing is created)."""
         missing = [(p, why) for p, why in self.raw_files().items()
                    if not osp.isfile(osp.join(self.raw_dir, p))]
+        if not missing:
+            return
         lines = '\n'.join(f'  {osp.normpath(osp.join(self.raw_dir, p))}  ({why})'
                           for p, why in missing)
         raise FileNotFoundError(
@@ -295,22 +306,6 @@ class KGPairDataset(InMemoryDataset):
         if self.pre_transform is not None:
             data = self.pre_transform(data)
         save_atomic(self, data, self.processed_paths[0])
-
-    # PyG's versions create the raw folder before failing and keep one shared pre_transform.pt;
-    # here a missing file creates nothing, and the pre_transform is part of the cache file name.
-    def _download(self):
-        if all(osp.isfile(p) for p in self.raw_paths):
-            return
-        self.download()
-
-    def _process(self):
-        if not self.force_reload and all(osp.isfile(p) for p in self.processed_paths):
-            return
-        if self.log and 'PYTEST_CURRENT_TEST' not in os.environ:
-            print(f'Processing {type(self).__name__}({self.pair!r}) -> {self.processed_paths[0]}',
-                  file=sys.stderr)
-        os.makedirs(self.processed_dir, exist_ok=True)
-        self.process()
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.pair!r}, name_encoder={self.name_encoder!r})'

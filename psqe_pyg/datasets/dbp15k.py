@@ -7,7 +7,8 @@ from typing import Callable, Sequence
 
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.data.layouts import names_from_json, pair_from_raw, read_id_layout
+from psqe_pyg.pair.from_raw import pair_from_raw
+from psqe_pyg.readers.layouts import names_from_json, read_id_layout
 
 from .base import KGPairDataset
 
@@ -16,7 +17,7 @@ __all__ = ['DBP15K']
 
 class DBP15K(KGPairDataset):
     r"""The DBP15K cross-lingual entity-alignment benchmark as one KG-pair
-    :class:`~torch_geometric.data.HeteroData` (schema: :mod:`psqe_pyg.data.pair`).
+    :class:`~torch_geometric.data.HeteroData` (schema: :mod:`psqe_pyg.pair.schema`).
 
     Reads ``<root>/DBP15K/<pair>/{ent_ids_1,ent_ids_2,triples_1,triples_2,ill_ent_ids}`` and the
     machine-translated English names ``<root>/DBP15K/translated_ent_name/dbp_<pair>.json``

@@ -1,4 +1,4 @@
-r"""A user's own KG pair: any folder in the OpenEA or the id layout (:mod:`psqe_pyg.data.layouts`)."""
+r"""A user's own KG pair: any folder in the OpenEA or the id layout (:mod:`psqe_pyg.readers.layouts`)."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,8 @@ from typing import Callable, Sequence
 
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.data.layouts import FOLDS_DIR, LAYOUTS, detect_layout, pair_from_raw, read_layout
+from psqe_pyg.pair.from_raw import pair_from_raw
+from psqe_pyg.readers.layouts import FOLDS_DIR, LAYOUTS, detect_layout, read_layout
 
 from .base import KGPairDataset, _short_hash
 
@@ -21,7 +22,7 @@ class KGPairFolder(KGPairDataset):
     ``721_5fold/<k>/``) or the id layout of JAPE / GCN-Align / RSN / BERT-INT (``ent_ids_1/2``,
     ``triples_1/2``, optional ``rel_ids_1/2`` and ``ill_ent_ids`` / ``ref_ent_ids`` (+
     ``sup_ent_ids``) / ``ref_pairs`` (+ ``sup_pairs``)); optional ``ent_names_1/2`` in both. See
-    :mod:`psqe_pyg.data.layouts` for the formats, the attribute features and the split.
+    :mod:`psqe_pyg.readers.layouts` for the formats, the attribute features and the split.
 
     Gold links are optional (without them there is nothing to evaluate, and the pair has no
     ``('src', 'same_as', 'tgt')`` edges). The processed file is cached in

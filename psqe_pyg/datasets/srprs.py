@@ -8,8 +8,9 @@ from typing import Callable, Sequence
 
 from torch_geometric.data import HeteroData
 
-from psqe_pyg.data.io import DataFormatError, EntityTable, read_entity_ids
-from psqe_pyg.data.layouts import names_from_json, pair_from_raw, read_id_layout
+from psqe_pyg.pair.from_raw import pair_from_raw
+from psqe_pyg.readers.io import DataFormatError, EntityTable, read_entity_ids
+from psqe_pyg.readers.layouts import names_from_json, read_id_layout
 
 from .base import KGPairDataset
 
@@ -18,11 +19,11 @@ __all__ = ['SRPRS']
 
 class SRPRS(KGPairDataset):
     r"""An SRPRS 15K V1 set as one KG-pair :class:`~torch_geometric.data.HeteroData` (schema:
-    :mod:`psqe_pyg.data.pair`).
+    :mod:`psqe_pyg.pair.schema`).
 
     Reads ``<root>/SRPRS/<name>_15k_V1/{ent_ids_1,ent_ids_2,triples_1,triples_2,rel_ids_1,
     rel_ids_2,ref_ent_ids,sup_ent_ids}`` (``'src'`` = KG1 = English DBpedia) with the generic
-    id-layout reader :func:`psqe_pyg.data.layouts.read_id_layout`.
+    id-layout reader :func:`psqe_pyg.readers.read_id_layout`.
 
     * **Split**: the dataset's own: ``train_mask`` = the links of ``sup_ent_ids`` (4,500),
       ``test_mask`` = ``ref_ent_ids`` minus those (10,500).

@@ -1,7 +1,7 @@
 r"""Global one-to-one decoding of an alignment: each source entity gets at most one target and vice versa.
 
 Every decoder takes ``x [N, d]`` source and ``y [M, d]`` target features (scores are inner products: pass
-L2-normalised rows for cosine) and returns :class:`~psqe_pyg.transforms.matching.Matches`
+L2-normalised rows for cosine) and returns :class:`~psqe_pyg.ops.Matches`
 ``(row, col, score)``, ``score`` the inner product of each matched pair:
 
 * :func:`greedy`: the exact greedy walk over all pairs by descending score (memory ``O(N k)``);

@@ -4,7 +4,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from psqe_pyg.decoding._checks import check_pair
-from psqe_pyg.transforms.matching import Matches
+from psqe_pyg.ops.dense_match import Matches
 
 # The most entities a side: the dense float64 score matrix then takes at most 8 * 16384^2 B = 2 GiB, and
 # scipy's shortest augmenting path (O(n^3) at worst) takes minutes. DBP15K's and SRPRS's 10,500 test

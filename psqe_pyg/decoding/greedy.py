@@ -1,7 +1,7 @@
-"""Greedy one-to-one decoding: the exact walk of :func:`~psqe_pyg.transforms.matching.greedy_dense_match`."""
+"""Greedy one-to-one decoding: the exact walk of :func:`~psqe_pyg.ops.greedy_dense_match`."""
 from torch import Tensor
 
-from psqe_pyg.transforms.matching import Matches, greedy_dense_match
+from psqe_pyg.ops.dense_match import Matches, greedy_dense_match
 
 
 def greedy(x: Tensor, y: Tensor) -> Matches:

@@ -14,7 +14,7 @@ from torch import Tensor
 from psqe_pyg import ops
 from psqe_pyg.decoding._checks import check_pair
 from psqe_pyg.ops._backend import check_positive_int
-from psqe_pyg.transforms.matching import Matches
+from psqe_pyg.ops.dense_match import Matches
 
 log = logging.getLogger(__name__)
 

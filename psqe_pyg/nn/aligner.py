@@ -7,6 +7,7 @@
   steps the mutual nearest neighbours among the entities no seed covers become seeds too.
 """
 import logging
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -18,11 +19,12 @@ from tqdm.auto import tqdm
 
 from psqe_pyg import ops
 from psqe_pyg.distributed import ddp
-from psqe_pyg.graph import union_edge_index
 from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
 from psqe_pyg.nn.losses import bidirectional_info_nce
 from psqe_pyg.ops.matching import tie_break_order
-from psqe_pyg.transforms.modalities import NODE_TYPES, image_mask, pair_features
+from psqe_pyg.pair.graph import union_edge_index
+from psqe_pyg.pair.modalities import image_mask, pair_features
+from psqe_pyg.pair.schema import SIDES
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,29 @@ log = logging.getLogger(__name__)
 MODALITY_FIELDS = {'img': 'x_img', 'name': 'x_name', 'attr': 'x_attr', 'rel': 'x_rel'}
 STRUCTURE_VIEW = 'graph'
 FUSED_VIEW = 'fused'
+
+
+@dataclass
+class AlignerConfig:
+    """The aligner's architecture and training: the one place their defaults are written
+    (:class:`MultiModalAligner`, :func:`train_aligner`, ``psqe-pyg align`` and the README's numbers use them).
+
+    Args:
+        hidden: width of every view. heads: attention heads per layer. num_layers: propagation layers.
+        attention: learned graph attention (else mean aggregation, computed once per run).
+        steps: training steps. lr, weight_decay: AdamW. batch_size: seed pairs per step.
+        temperature: InfoNCE temperature. refine_every: iterative learning every this many steps (0: off).
+    """
+    hidden: int = 96
+    heads: int = 2
+    num_layers: int = 2
+    attention: bool = False
+    steps: int = 200
+    lr: float = 0.005
+    weight_decay: float = 0.0
+    batch_size: int = 1024
+    temperature: float = 0.1
+    refine_every: int = 25
 
 
 class AlignerInputs(NamedTuple):
@@ -61,7 +86,7 @@ def aligner_inputs(data: HeteroData) -> AlignerInputs:
         if pair is None:
             continue
         if modality == 'img':
-            pair = tuple(x * image_mask(data, nt).unsqueeze(-1) for x, nt in zip(pair, NODE_TYPES))
+            pair = tuple(x * image_mask(data, nt).unsqueeze(-1) for x, nt in zip(pair, SIDES))
         features[modality] = F.normalize(torch.cat(pair), dim=-1)
     if not features:
         raise ValueError('the pair has no entity features: expected at least one of '
@@ -92,9 +117,12 @@ class MultiModalAligner(nn.Module):
         structure_dim: width of the structure input (``None``: no ``'graph'`` view).
         hidden: width of every view. heads: attention heads per layer. num_layers: propagation layers.
         attention: learned graph attention (else mean aggregation).
+
+    Defaults: :class:`AlignerConfig`.
     """
-    def __init__(self, dims: dict[str, int], structure_dim: int | None, hidden: int = 300, heads: int = 2,
-                 num_layers: int = 2, attention: bool = True) -> None:
+    def __init__(self, dims: dict[str, int], structure_dim: int | None, hidden: int = AlignerConfig.hidden,
+                 heads: int = AlignerConfig.heads, num_layers: int = AlignerConfig.num_layers,
+                 attention: bool = AlignerConfig.attention) -> None:
         super().__init__()
         self.num_layers, self.attention = num_layers, attention
         self.layers = nn.ModuleList()
@@ -191,17 +219,19 @@ def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tens
     return torch.stack([rows[mnn.row], cols[mnn.col]])
 
 
-def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor, *, steps: int = 100,
-                  lr: float = 0.005, weight_decay: float = 0.0, batch_size: int = 1024, temperature: float = 0.1,
-                  refine_every: int = 0, seed: int = 0, progress: bool = True) -> TrainingLog:
+def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor, *,
+                  steps: int = AlignerConfig.steps, lr: float = AlignerConfig.lr,
+                  weight_decay: float = AlignerConfig.weight_decay, batch_size: int = AlignerConfig.batch_size,
+                  temperature: float = AlignerConfig.temperature, refine_every: int = AlignerConfig.refine_every,
+                  seed: int = 0, progress: bool = True) -> TrainingLog:
     r"""Trains ``model`` on ``seeds [2, S]`` (``(src id, tgt id)``, local ids) with InfoNCE on the fused view.
 
     Each step takes the next ``batch_size`` pairs of a shuffled pass over the pairs; its loss is
     :func:`bidirectional_info_nce` (negatives: the batch's other entities of both KGs) of the fused embeddings,
     through which every view learns. With ``refine_every > 0``, iterative learning: before steps
     ``refine_every``, ``2 refine_every``, ..., the mutual nearest neighbours among the entities no pair covers
-    join the pairs. The gold links are never seen. AdamW; ``seed`` fixes the shuffles. Returns a
-    :class:`TrainingLog` (``loss`` per step).
+    join the pairs. The gold links are never seen. AdamW; ``seed`` fixes the shuffles. Defaults:
+    :class:`AlignerConfig`. Returns a :class:`TrainingLog` (``loss`` per step).
 
     Under an initialised torch.distributed group every rank must call it with the same arguments: the model
     trains in DistributedDataParallel, each rank computing its share of every batch's loss terms

@@ -16,8 +16,9 @@ variable, ``'cuda'`` or ``'cpp'``) warns once.
 from psqe_pyg.ops._backend import CUDA_KERNELS_VERIFIED
 from psqe_pyg.ops._extension import WITH_CUDA, WITH_EXTENSION
 from psqe_pyg.ops import reference
+from psqe_pyg.ops.dense_match import Matches, greedy_dense_match
 from psqe_pyg.ops.kmeans import KMeansResult, kmeans, kmeans_uniforms
-from psqe_pyg.ops.matching import greedy_match
+from psqe_pyg.ops.matching import greedy_match, tie_break_order, tie_break_rank
 from psqe_pyg.ops.sim_topk import MutualNN, SimTopK, mutual_nn, sim_topk
 
 __all__ = [
@@ -29,6 +30,10 @@ __all__ = [
     'kmeans',
     'kmeans_uniforms',
     'greedy_match',
+    'greedy_dense_match',
+    'tie_break_order',
+    'tie_break_rank',
+    'Matches',
     'SimTopK',
     'MutualNN',
     'KMeansResult',

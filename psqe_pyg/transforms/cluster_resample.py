@@ -6,9 +6,11 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg import ops
-from psqe_pyg.transforms.matching import greedy_dense_match
-from psqe_pyg.transforms.modalities import fused_features, get_modalities, secondary_features
-from psqe_pyg.transforms.seeds import Seeds, set_seeds
+from psqe_pyg._init_args import args_repr
+from psqe_pyg.ops.dense_match import greedy_dense_match
+from psqe_pyg.pair.modalities import fused_features, get_modalities, secondary_features
+from psqe_pyg.pair.seeds import Seeds, set_seeds
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,8 @@ class ClusterResample(BaseTransform):
         seed: seeds the k-means++ initialisation.
         backend: ``psqe_pyg.ops`` backend.
     """
-    def __init__(self, budget: int = 1000, num_clusters: int = 5, *,
-                 weights: tuple[float, float, float] = (0.8, 0.1, 0.1), match_on: str = 'secondary',
+    def __init__(self, budget: int = D.BUDGET, num_clusters: int = D.NUM_CLUSTERS, *,
+                 weights: tuple[float, float, float] = D.WEIGHTS, match_on: str = D.MATCH_ON,
                  kmeans_iters: int = 50, seed: int = 0, backend: str = 'auto') -> None:
         if budget < 0:
             raise ValueError(f'budget must be >= 0, got {budget}')
@@ -93,6 +95,4 @@ class ClusterResample(BaseTransform):
         data['tgt'].cluster = c_tgt
         return set_seeds(data, seeds)
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(budget={self.budget}, num_clusters={self.num_clusters}, '
-                f'weights={self.weights}, match_on={self.match_on!r}, seed={self.seed})')
+    __repr__ = args_repr

@@ -4,8 +4,10 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg import ops
-from psqe_pyg.transforms.modalities import fused_features, get_modalities
-from psqe_pyg.transforms.seeds import get_seeds, set_seeds
+from psqe_pyg._init_args import args_repr
+from psqe_pyg.pair.modalities import fused_features, get_modalities
+from psqe_pyg.pair.seeds import get_seeds, set_seeds
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +20,7 @@ class ErrorCorrection(BaseTransform):
         weights: (primary, attribute, relation) weights of the fused features.
         tol: scores within ``tol`` of the best count as ties.
     """
-    def __init__(self, *, weights: tuple[float, float, float] = (0.8, 0.1, 0.1), tol: float = 1e-6,
+    def __init__(self, *, weights: tuple[float, float, float] = D.WEIGHTS, tol: float = 1e-6,
                  backend: str = 'auto') -> None:
         self.weights = tuple(weights)
         self.tol = tol
@@ -37,5 +39,4 @@ class ErrorCorrection(BaseTransform):
         log.info('ErrorCorrection: dropped %d of %d seeds', int((~keep).sum()), len(seeds))
         return set_seeds(data, seeds.select(keep))
 
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(weights={self.weights})'
+    __repr__ = args_repr

@@ -6,11 +6,13 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import add_self_loops
 
-from psqe_pyg.graph import union_edge_index
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.nn.seed_encoder import InNeighbors, SeedEncoder, train_seed_encoder
-from psqe_pyg.transforms.matching import greedy_dense_match
-from psqe_pyg.transforms.modalities import Modalities, fuse, get_modalities
-from psqe_pyg.transforms.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.ops.dense_match import greedy_dense_match
+from psqe_pyg.pair.graph import union_edge_index
+from psqe_pyg.pair.modalities import Modalities, fuse, get_modalities
+from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,9 @@ class GlobalResample(BaseTransform):
         seed: seeds the encoder's initialisation and batch order.
         progress: show a progress bar while training.
     """
-    def __init__(self, budget: int = 1000, *, weights: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                 hidden: int = 300, heads: int = 2, num_layers: int = 2, epochs: int = 300,
-                 lr: float = 0.01, batch_size: int = 2000, temperature: float = 1.0, seed: int = 0,
+    def __init__(self, budget: int = D.BUDGET, *, weights: tuple[float, float, float] = D.WEIGHTS,
+                 hidden: int = D.HIDDEN, heads: int = 2, num_layers: int = 2, epochs: int = D.EPOCHS,
+                 lr: float = D.LR, batch_size: int = D.BATCH_SIZE, temperature: float = D.TEMPERATURE, seed: int = 0,
                  progress: bool = True, backend: str = 'auto') -> None:
         self.budget = budget
         self.weights = tuple(weights)
@@ -91,7 +93,4 @@ class GlobalResample(BaseTransform):
                 data['src'][attr], data['tgt'][attr] = out[view][:n_src], out[view][n_src:]
         return set_seeds(data, seeds.cat(added))
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(budget={self.budget}, weights={self.weights}, '
-                f'hidden={self.hidden}, epochs={self.epochs}, lr={self.lr}, '
-                f'temperature={self.temperature}, seed={self.seed})')
+    __repr__ = args_repr

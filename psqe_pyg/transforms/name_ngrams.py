@@ -4,7 +4,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from psqe_pyg.features import HashingTextEncoder
-from psqe_pyg.graph import pair_device
+from psqe_pyg.pair.graph import pair_device
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,13 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import index_to_mask
 
 from psqe_pyg import ops
-from psqe_pyg.graph import csr_neighbors
+from psqe_pyg._init_args import args_repr
 from psqe_pyg.ops.matching import tie_break_rank
+from psqe_pyg.pair.graph import csr_neighbors
+from psqe_pyg.pair.modalities import Modalities, get_modalities
+from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
+from psqe_pyg.transforms import defaults as D
 from psqe_pyg.transforms.global_resample import learned_views
-from psqe_pyg.transforms.modalities import Modalities, get_modalities
-from psqe_pyg.transforms.seeds import Seeds, get_seeds, set_seeds
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,8 @@ class NeighborhoodExpansion(BaseTransform):
         k_start, k_span: :math:`k_0` and :math:`\Delta k`.
         seed: the tie-breaking order's seed.
     """
-    def __init__(self, *, weights: tuple[float, float, float] = (0.8, 0.1, 0.1), eta_start: float = 0.8,
-                 eta_span: float = 0.1, k_start: float = 6.0, k_span: float = 3.0, seed: int = 0,
+    def __init__(self, *, weights: tuple[float, float, float] = D.WEIGHTS, eta_start: float = D.ETA_START,
+                 eta_span: float = D.ETA_SPAN, k_start: float = D.K_START, k_span: float = D.K_SPAN, seed: int = 0,
                  backend: str = 'auto') -> None:
         self.weights = tuple(weights)
         self.eta_start, self.eta_span = eta_start, eta_span
@@ -147,6 +149,4 @@ class NeighborhoodExpansion(BaseTransform):
         log.info('NeighborhoodExpansion: %d candidates, %d added', cand.seed.numel(), len(added))
         return set_seeds(data, seeds.cat(added))
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(weights={self.weights}, eta=({self.eta_start}, '
-                f'{self.eta_span}), k=({self.k_start}, {self.k_span}), seed={self.seed})')
+    __repr__ = args_repr

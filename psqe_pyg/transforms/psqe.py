@@ -4,11 +4,13 @@ import time
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
+from psqe_pyg._init_args import args_repr
+from psqe_pyg.pair.seeds import get_seeds, set_history
+from psqe_pyg.transforms import defaults as D
 from psqe_pyg.transforms.cluster_resample import ClusterResample
 from psqe_pyg.transforms.error_correction import ErrorCorrection
 from psqe_pyg.transforms.global_resample import GlobalResample
 from psqe_pyg.transforms.neighborhood_expansion import NeighborhoodExpansion
-from psqe_pyg.transforms.seeds import get_seeds
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +21,8 @@ class PSQETransform(BaseTransform):
 
     Runs :class:`ClusterResample` (stage 1), :class:`GlobalResample` and :class:`ErrorCorrection`
     (stage 2), then :class:`NeighborhoodExpansion` and :class:`ErrorCorrection` again (stage 3). Never
-    reads the gold links. After a call, :attr:`timings` holds each step's wall time and :attr:`history`
-    the seeds after each stage (for seed reports).
+    reads the gold links. The returned pair also carries the seeds after each step and each step's wall
+    time (:func:`~psqe_pyg.pair.get_history`, for seed reports).
 
     Args:
         budget: seeds drawn by stage 1, and the most drawn by stage 2.
@@ -35,12 +37,12 @@ class PSQETransform(BaseTransform):
     Use it as a dataset's ``pre_transform=`` (runs once, cached under a key of every argument,
     :attr:`init_args`) rather than ``transform=`` (reruns on every access). ``PSQE`` is an alias.
     """
-    def __init__(self, budget: int = 1000, num_clusters: int = 5, *,
-                 weights: tuple[float, float, float] = (0.8, 0.1, 0.1), match_on: str = 'secondary',
-                 epochs: int = 300, lr: float = 0.01, batch_size: int = 2000, temperature: float = 1.0,
-                 hidden: int = 300, expand: bool = True, eta_start: float = 0.8, eta_span: float = 0.1,
-                 k_start: float = 6.0, k_span: float = 3.0, seed: int = 0, progress: bool = True,
-                 backend: str = 'auto') -> None:
+    def __init__(self, budget: int = D.BUDGET, num_clusters: int = D.NUM_CLUSTERS, *,
+                 weights: tuple[float, float, float] = D.WEIGHTS, match_on: str = D.MATCH_ON,
+                 epochs: int = D.EPOCHS, lr: float = D.LR, batch_size: int = D.BATCH_SIZE,
+                 temperature: float = D.TEMPERATURE, hidden: int = D.HIDDEN, expand: bool = True,
+                 eta_start: float = D.ETA_START, eta_span: float = D.ETA_SPAN, k_start: float = D.K_START,
+                 k_span: float = D.K_SPAN, seed: int = 0, progress: bool = True, backend: str = 'auto') -> None:
         # every constructor argument, for repr and the processed-cache key of pre_transform=
         self.init_args = {k: v for k, v in locals().items() if k not in ('self', '__class__')}
         self.steps = [
@@ -57,22 +59,18 @@ class PSQETransform(BaseTransform):
                                                  k_start=k_start, k_span=k_span, seed=seed, backend=backend)),
                 ('stage3_correction', ErrorCorrection(weights=weights, backend=backend)),
             ]
-        self.timings: dict[str, float] = {}
-        self.history: dict = {}
 
     def forward(self, data: HeteroData) -> HeteroData:
-        self.timings, self.history = {}, {}
+        stages, seconds = {}, {}
         for name, step in self.steps:
             start = time.perf_counter()
             data = step(data)
-            self.timings[name] = time.perf_counter() - start
-            self.history[name] = get_seeds(data)
-            log.info('PSQE %s: %d seeds in %.1f s', name, len(self.history[name]), self.timings[name])
-        return data
+            seconds[name] = time.perf_counter() - start
+            stages[name] = get_seeds(data)
+            log.info('PSQE %s: %d seeds in %.1f s', name, len(stages[name]), seconds[name])
+        return set_history(data, stages, seconds)
 
-    def __repr__(self) -> str:
-        args = ', '.join(f'{k}={v!r}' for k, v in self.init_args.items())
-        return f'{self.__class__.__name__}({args})'
+    __repr__ = args_repr
 
 
 PSQE = PSQETransform

@@ -1,11 +1,14 @@
 import logging
+import time
 
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from psqe_pyg.transforms.matching import greedy_dense_match
-from psqe_pyg.transforms.modalities import get_modalities
-from psqe_pyg.transforms.seeds import Seeds, set_seeds
+from psqe_pyg._init_args import args_repr
+from psqe_pyg.ops.dense_match import greedy_dense_match
+from psqe_pyg.pair.modalities import get_modalities
+from psqe_pyg.pair.seeds import Seeds, set_history, set_seeds
+from psqe_pyg.transforms import defaults as D
 
 log = logging.getLogger(__name__)
 
@@ -13,14 +16,15 @@ log = logging.getLogger(__name__)
 class VisualPivot(BaseTransform):
     r"""The EVA-style baseline: greedy one-to-one matching on the primary modality's global similarity
     (the image where an entity has one, else its name), up to ``budget`` pairs, written as
-    ``('src', 'pseudo_seed', 'tgt')`` with ``stage = 0``.
+    ``('src', 'pseudo_seed', 'tgt')`` with ``stage = 0`` (and as the one stage ``'pivot'`` of
+    :func:`~psqe_pyg.pair.get_history`).
 
     Args:
         budget: the number of seed pairs.
         seed: the order in which exactly tied pairs are taken
-            (:func:`~psqe_pyg.transforms.matching.greedy_dense_match`).
+            (:func:`~psqe_pyg.ops.greedy_dense_match`).
     """
-    def __init__(self, budget: int = 1000, *, seed: int = 0, backend: str = 'auto') -> None:
+    def __init__(self, budget: int = D.BUDGET, *, seed: int = 0, backend: str = 'auto') -> None:
         if budget < 0:
             raise ValueError(f'budget must be >= 0, got {budget}')
         self.budget = budget
@@ -28,12 +32,13 @@ class VisualPivot(BaseTransform):
         self.backend = backend
 
     def forward(self, data: HeteroData) -> HeteroData:
+        start = time.perf_counter()
         src, tgt = get_modalities(data)
         if src.primary is None:
             raise ValueError("VisualPivot needs a primary modality: data['src'].x_img or .x_name")
         match = greedy_dense_match(src.primary, tgt.primary, self.budget, seed=self.seed, backend=self.backend)
-        log.info('VisualPivot: %d seeds', match.row.numel())
-        return set_seeds(data, Seeds.of(match.row, match.col, match.score, stage=0))
+        seeds = Seeds.of(match.row, match.col, match.score, stage=0)
+        log.info('VisualPivot: %d seeds', len(seeds))
+        return set_history(set_seeds(data, seeds), {'pivot': seeds}, {'pivot': time.perf_counter() - start})
 
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(budget={self.budget}, seed={self.seed})'
+    __repr__ = args_repr
