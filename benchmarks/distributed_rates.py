@@ -4,7 +4,7 @@ and what the all-gather of the top-k lists costs.
 In one run: (1) one process with ``P`` threads joins ``x [N, d]`` against ``y [M, d]`` (``psqe_pyg.ops.sim_topk``,
 k neighbours, the compiled kernel when built) — the baseline; the same with 1 thread; and the plain GEMM rate of
 the join's tile shape (``torch.mm``, the FLOP floor). (2) ``P`` gloo processes of 1 thread each (the same cores)
-run the sharded join (``psqe_pyg.distributed.join``): the whole call, this rank's local part alone, and the merge
+run the sharded join (``psqe_pyg.ops.sharded_join``): the whole call, this rank's local part alone, and the merge
 (all-gather of ``P`` lists of k per row plus the sort); their result is checked against (1). (3) ``all_gather``
 of float32 buffers of several sizes: latency and per-rank bandwidth. Writes
 ``benchmarks/results/distributed_rates.json`` (machine, versions, load average).
@@ -55,7 +55,7 @@ def _best(fn, reps: int, sync=lambda: None) -> float:
 
 def _one_process(args) -> dict:
     from psqe_pyg import ops
-    from psqe_pyg.distributed import join
+    from psqe_pyg.ops import sharded_join as join
     x, y = _inputs(args.n, args.m, args.d)
     tile = join.column_align('cpp' if ops.WITH_EXTENSION else 'torch', x.device, 0)
     out = {}
@@ -75,7 +75,8 @@ def _worker(rank: int, args, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=args.world)
     from psqe_pyg import ops
-    from psqe_pyg.distributed import comm, join
+    from psqe_pyg.distributed import comm
+    from psqe_pyg.ops import sharded_join as join
     x, y = _inputs(args.n, args.m, args.d)
     barrier = dist.barrier
     row = {'sharded_sim_topk_s': _best(lambda: ops.sim_topk(x, y, args.k), args.reps, barrier)}

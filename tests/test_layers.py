@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / 'psqe_pyg'
 
 # Lowest first: the data path in one line. features sit below pair because build_pair computes them.
 LAYERS = [
-    ('_checks', '_deprecation', '_init_args', 'ops', 'distributed'),  # shared checks, the compiled kernels, their sharding
+    ('_checks', '_deprecation', '_init_args', 'distributed'),  # shared checks, process-group helpers
+    ('ops', ),  # the compiled kernels, their references and sharded paths
     ('features', ),  # names -> text embeddings, attribute / relation bags
     ('readers', ),  # strict, located file parsing
     ('pair', ),  # the HeteroData schema, its builders and accessors (modalities, seeds, graph views)

@@ -6,8 +6,7 @@ import torch
 from torch import Tensor
 
 from psqe_pyg.distributed import comm
-from psqe_pyg.distributed import kmeans as distributed_kmeans
-from psqe_pyg.ops import _faiss, reference
+from psqe_pyg.ops import _faiss, reference, sharded_kmeans
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
 BACKENDS = ('cpp', 'cuda', 'torch', 'faiss')
@@ -77,7 +76,7 @@ def kmeans(x: Tensor, k: int, iters: int = 50, seed: int = 0, *, tol: float = 1e
     and inertia are against the returned centroids.
 
     Under an initialised torch.distributed group every rank must call it with the same arguments: the
-    Lloyd iterations are split over the ranks (:mod:`psqe_pyg.distributed.kmeans`, not with ``'faiss'``)
+    Lloyd iterations are split over the ranks (:mod:`psqe_pyg.ops.sharded_kmeans`, not with ``'faiss'``)
     and give the single-process result.
 
     Args:
@@ -126,7 +125,7 @@ def kmeans(x: Tensor, k: int, iters: int = 50, seed: int = 0, *, tol: float = 1e
             idx = reference.kmeans_pp_init(x, uniforms)
             local = reference.kmeans_lloyd
         if comm.is_distributed():  # assignment sharded over the ranks, sums all-reduced
-            c, a, inertia = distributed_kmeans.lloyd(x, x[idx], iters, abs_tol, local, sequential_shift=impl == 'cpp')
+            c, a, inertia = sharded_kmeans.lloyd(x, x[idx], iters, abs_tol, local, sequential_shift=impl == 'cpp')
         else:
             c, a, inertia = local(x, x[idx], iters, abs_tol)
     return KMeansResult(c, a, float(inertia))

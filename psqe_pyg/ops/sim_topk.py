@@ -4,8 +4,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from psqe_pyg.distributed import comm, join
-from psqe_pyg.ops import _faiss, reference
+from psqe_pyg.distributed import comm
+from psqe_pyg.ops import _faiss, reference, sharded_join
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
 
 BACKENDS = ('cpp', 'cuda', 'torch', 'faiss')
@@ -74,7 +74,7 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
 
     Under an initialised torch.distributed group (e.g. ``torchrun``) every rank must call it with the same
     ``x`` and ``y``: each scores its shard of y's rows and the lists are merged
-    (:mod:`psqe_pyg.distributed.join`); the result is the single-process one, on every rank.
+    (:mod:`psqe_pyg.ops.sharded_join`); the result is the single-process one, on every rank.
 
     Returns:
         :class:`SimTopK`.
@@ -103,7 +103,8 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
 
     with torch.no_grad():
         if comm.is_distributed():  # y's rows sharded over the ranks, top-k lists merged
-            out = join.sharded_sim_topk(run, x, y, k, col_best, join.column_align(impl, x.device, int(tile_cols)))
+            tiles = sharded_join.column_align(impl, x.device, int(tile_cols))
+            out = sharded_join.sharded_sim_topk(run, x, y, k, col_best, tiles)
         else:
             out = run(x, y)
     values, indices, col_values, col_indices = out
