@@ -56,12 +56,15 @@ def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, dev
     with torch.random.fork_rng(devices=[]), torch.device('cpu'):
         torch.manual_seed(seed)
         model = MultiModalAligner.for_inputs(inputs, hidden=config.hidden, heads=config.heads,
-                                             num_layers=config.num_layers, attention=config.attention)
+                                             num_layers=config.num_layers, attention=config.attention,
+                                             entity_dim=config.entity_dim)
     model = model.to(device)
     trained = train_aligner(model, inputs, seeds, steps=config.steps, lr=config.lr,
-                            weight_decay=config.weight_decay, batch_size=config.batch_size,
-                            temperature=config.temperature, refine_every=config.refine_every, seed=seed,
-                            progress=progress)
+                            weight_decay=config.weight_decay, entity_lr=config.entity_lr,
+                            batch_size=config.batch_size,
+                            temperature=config.temperature, refine_every=config.refine_every,
+                            refine_min_score=config.refine_min_score, refine_growth=config.refine_growth,
+                            seed=seed, progress=progress)
     with torch.no_grad():
         src, tgt = model.embed(inputs)
     gold = _gold(data)

@@ -1,13 +1,17 @@
-"""The downstream aligner: its attention layer against a dense reference, its inputs, and that training on
-pseudo seeds clearly beats the untrained name features on a synthetic pair."""
+"""The downstream aligner: its attention layer against a dense reference, its inputs, that training on
+pseudo seeds clearly beats the untrained name features on a synthetic pair, that its entity view learns
+from the graph when the names carry no signal, and iterative learning's trust filter."""
 import copy
 
 import pytest
 import torch
 from pair_factory import random_pair
+from torch_geometric.utils import index_to_mask
 
 from psqe_pyg.nn import BipartiteCSR, MultiModalAligner, NeighborAttention, aligner_inputs, train_aligner
+from psqe_pyg.nn.aligner import _free_mutual_nn
 from psqe_pyg.pair import generate_synthetic_pair
+from psqe_pyg.pair.seeds import Seeds, set_seeds
 from psqe_pyg.pipeline import AlignerConfig, names_only, train_and_evaluate
 from psqe_pyg.transforms import VisualPivot, get_seeds
 
@@ -141,3 +145,48 @@ def test_mean_propagation_matches_dense_reference():
     mean = adj / adj.sum(dim=1, keepdim=True)
     x = inputs.structure
     torch.testing.assert_close(model.structure(inputs), torch.cat([x, mean @ x, mean @ mean @ x], dim=1))
+
+
+def _names_without_signal(seed: int = 4):
+    """A synthetic pair whose only features are the names, the source's permuted (so they carry no signal),
+    with the training links as (correct) seeds."""
+    data = generate_synthetic_pair(800, seed=seed)
+    for nt in ('src', 'tgt'):
+        for attr in ('x_img', 'img_mask', 'x_attr', 'x_rel'):
+            del data[nt][attr]
+    perm = torch.randperm(data['src'].num_nodes, generator=torch.Generator().manual_seed(seed))
+    data['src'].x_name = data['src'].x_name[perm]
+    gold = data['src', 'same_as', 'tgt']
+    train = gold.edge_index[:, gold.train_mask]
+    return set_seeds(data, Seeds.of(train[0], train[1], torch.ones(train.size(1)), stage=0))
+
+
+def test_entity_view_learns_the_graph_when_the_names_carry_no_signal():
+    data = _names_without_signal()
+    floor = names_only(data, csls_k=None)['cosine']['mean']['hits@1']
+    hits = {dim: train_and_evaluate(data, AlignerConfig(entity_dim=dim, refine_every=0), csls_k=None,
+                                    progress=False)['cosine']['mean']['hits@1'] for dim in (0, 64)}
+    assert floor < 0.01 and hits[0] < 0.05, (floor, hits)  # the names, propagated or not, teach nothing
+    assert hits[64] >= hits[0] + 0.1, hits  # 240 correct seeds + the graph do
+
+
+def test_iterative_learning_keeps_only_trusted_pairs():
+    data = _names_without_signal()
+    inputs = aligner_inputs(data)
+    model = MultiModalAligner.for_inputs(inputs, hidden=16, entity_dim=8)
+    pairs = get_seeds(data).edge_index
+    src, tgt = model.embed(inputs)
+    free_src = (~index_to_mask(pairs[0], inputs.num_src)).nonzero().view(-1)
+    free_tgt = (~index_to_mask(pairs[1], inputs.num_tgt)).nonzero().view(-1)
+    scores = src[free_src] @ tgt[free_tgt].t()  # the plain-torch reference: mutual best among the free
+    best_col, best_row = scores.argmax(1), scores.argmax(0)
+    rows = (best_row[best_col] == torch.arange(free_src.numel())).nonzero().view(-1)
+    ref = {(int(free_src[r]), int(free_tgt[best_col[r]])): float(scores[r, best_col[r]]) for r in rows}
+    assert len(ref) > 10
+    threshold = sorted(ref.values())[len(ref) // 2]
+    for min_score, max_new in ((None, None), (threshold, None), (None, 5), (threshold, 3)):
+        got = _free_mutual_nn(model, inputs, pairs, 0, min_score, max_new)
+        want = {p: s for p, s in ref.items() if min_score is None or s >= min_score}
+        if max_new is not None:
+            want = dict(sorted(want.items(), key=lambda item: -item[1])[:max_new])
+        assert set(map(tuple, got.t().tolist())) == set(want), (min_score, max_new)

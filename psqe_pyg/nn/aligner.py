@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # modality -> node attribute, in the order the views are fused
 MODALITY_FIELDS = {'img': 'x_img', 'name': 'x_name', 'attr': 'x_attr', 'rel': 'x_rel'}
 STRUCTURE_VIEW = 'graph'
+ENTITY_VIEW = 'entity'
 FUSED_VIEW = 'fused'
 
 
@@ -42,19 +43,31 @@ class AlignerConfig:
     Args:
         hidden: width of every view. heads: attention heads per layer. num_layers: propagation layers.
         attention: learned graph attention (else mean aggregation, computed once per run).
-        steps: training steps. lr, weight_decay: AdamW. batch_size: seed pairs per step.
+        entity_dim: width of a trainable embedding per entity, propagated over the relation graphs (the
+            ``'entity'`` view: structure learned from the seeds themselves, which still carries signal when
+            the names carry none); 0: no such view.
+        steps: training steps. lr, weight_decay: AdamW. entity_lr: AdamW's rate for the entity embeddings.
+        batch_size: seed pairs per step.
         temperature: InfoNCE temperature. refine_every: iterative learning every this many steps (0: off).
+        refine_min_score: iterative learning adds only mutual nearest neighbours whose fused cosine is at least
+            this (``None``: all of them).
+        refine_growth: each round adds at most this many pairs per pair already held, the best scored first
+            (``None``: no cap).
     """
     hidden: int = 96
     heads: int = 2
     num_layers: int = 2
     attention: bool = False
+    entity_dim: int = 0
     steps: int = 200
     lr: float = 0.005
     weight_decay: float = 0.0
+    entity_lr: float = 0.2
     batch_size: int = 1024
     temperature: float = 0.1
     refine_every: int = 25
+    refine_min_score: float | None = None
+    refine_growth: float | None = None
 
 
 class AlignerInputs(NamedTuple):
@@ -109,6 +122,10 @@ class MultiModalAligner(nn.Module):
       learned :class:`~psqe_pyg.nn.NeighborAttention`; without, the mean over the neighbourhood (self
       included), which has no parameters, so the propagated features are computed once per training run;
     * one linear map per modality (``'img'``, ``'name'``, ``'attr'``, ``'rel'``);
+    * ``'entity'`` (with ``entity_dim > 0``): a trainable vector ``e_0`` per entity, propagated by the same
+      mean aggregation, ``e_l = P e_{l-1}``, and a linear map of ``[e_0 || ... || e_L]``. Seed pairs pull
+      their vectors together and the propagation passes that on to their neighbours (GCN-Align's idea), so
+      this view learns the alignment from the graph even when the features carry no signal;
     * ``'fused'``: :math:`[w_1 n(z_1) \| \dots \| w_V n(z_V)]` with :math:`w = \mathrm{softmax}(\theta)`
       learned (EVA's weighted concatenation).
 
@@ -117,22 +134,31 @@ class MultiModalAligner(nn.Module):
         structure_dim: width of the structure input (``None``: no ``'graph'`` view).
         hidden: width of every view. heads: attention heads per layer. num_layers: propagation layers.
         attention: learned graph attention (else mean aggregation).
+        num_entities: entities of both KGs (rows of the ``'entity'`` view); needed with ``entity_dim > 0``.
+        entity_dim: width of the ``'entity'`` view's trainable vectors (0: no such view).
 
     Defaults: :class:`AlignerConfig`.
     """
     def __init__(self, dims: dict[str, int], structure_dim: int | None, hidden: int = AlignerConfig.hidden,
                  heads: int = AlignerConfig.heads, num_layers: int = AlignerConfig.num_layers,
-                 attention: bool = AlignerConfig.attention) -> None:
+                 attention: bool = AlignerConfig.attention, num_entities: int | None = None,
+                 entity_dim: int = AlignerConfig.entity_dim) -> None:
         super().__init__()
         self.num_layers, self.attention = num_layers, attention
         self.layers = nn.ModuleList()
         self.proj = nn.ModuleDict()
+        self.entity = None
         if structure_dim is not None:
             if attention:
                 self.layers.extend(NeighborAttention(structure_dim, heads) for _ in range(num_layers))
             self.proj[STRUCTURE_VIEW] = nn.Linear(structure_dim * (num_layers + 1), hidden)
         for modality, dim in dims.items():
             self.proj[modality] = nn.Linear(dim, hidden)
+        if entity_dim > 0:
+            if num_entities is None:
+                raise ValueError('MultiModalAligner: entity_dim > 0 needs num_entities')
+            self.entity = nn.Parameter(torch.randn(num_entities, entity_dim) / entity_dim ** 0.5)
+            self.proj[ENTITY_VIEW] = nn.Linear(entity_dim * (num_layers + 1), hidden)
         if not self.proj:
             raise ValueError('MultiModalAligner needs at least one modality')
         self.fusion = nn.Parameter(torch.zeros(len(self.proj)))
@@ -141,7 +167,8 @@ class MultiModalAligner(nn.Module):
     def for_inputs(inputs: AlignerInputs, **kwargs) -> 'MultiModalAligner':
         """A model sized for ``inputs``; ``kwargs`` go to the constructor."""
         structure_dim = None if inputs.structure is None else inputs.structure.size(1)
-        return MultiModalAligner({m: x.size(1) for m, x in inputs.features.items()}, structure_dim, **kwargs)
+        return MultiModalAligner({m: x.size(1) for m, x in inputs.features.items()}, structure_dim,
+                                 num_entities=inputs.num_src + inputs.num_tgt, **kwargs)
 
     @property
     def fusion_weights(self) -> dict[str, float]:
@@ -163,14 +190,29 @@ class MultiModalAligner(nn.Module):
                 hs.append(mean @ hs[-1])
         return torch.cat(hs, dim=-1)
 
-    def forward(self, inputs: AlignerInputs, nodes: Tensor, structure: Tensor | None = None) -> dict[str, Tensor]:
+    def entities(self, inputs: AlignerInputs) -> Tensor | None:
+        """``[e_0 || ... || e_L]`` of every entity: ``[N, entity_dim (L + 1)]`` (``None`` without the view)."""
+        if self.entity is None:
+            return None
+        mean = _mean_operator(inputs.graph)
+        es = [self.entity]
+        for _ in range(self.num_layers):
+            es.append(mean @ es[-1])
+        return torch.cat(es, dim=-1)
+
+    def forward(self, inputs: AlignerInputs, nodes: Tensor, structure: Tensor | None = None,
+                entities: Tensor | None = None) -> dict[str, Tensor]:
         """The views of entities ``nodes [B]`` (rows of ``inputs``): ``{view: [B, hidden]}`` and ``'fused'``
-        ``[B, V hidden]``. ``structure`` is :meth:`structure`'s output, when already computed."""
+        ``[B, V hidden]``. ``structure`` and ``entities`` are :meth:`structure`'s and :meth:`entities`'
+        outputs, when already computed."""
         out = {}
         for view, lin in self.proj.items():
             if view == STRUCTURE_VIEW:
                 h = self.structure(inputs) if structure is None else structure
                 out[view] = lin(h.index_select(0, nodes))
+            elif view == ENTITY_VIEW:
+                e = self.entities(inputs) if entities is None else entities
+                out[view] = lin(e.index_select(0, nodes))
             else:
                 out[view] = lin(inputs.features[view].index_select(0, nodes))
         weights = torch.softmax(self.fusion, 0)
@@ -182,10 +224,11 @@ class MultiModalAligner(nn.Module):
         """The fused embeddings of every entity, L2-normalised: ``([N_src, D], [N_tgt, D])``."""
         was_training = self.training
         self.eval()
-        structure = self.structure(inputs)
+        structure, entities = self.structure(inputs), self.entities(inputs)
         num_nodes = inputs.num_src + inputs.num_tgt
         device = next(self.parameters()).device
-        parts = [self(inputs, torch.arange(s, min(s + chunk, num_nodes), device=device), structure)[FUSED_VIEW]
+        parts = [self(inputs, torch.arange(s, min(s + chunk, num_nodes), device=device), structure,
+                      entities)[FUSED_VIEW]
                  for s in range(0, num_nodes, chunk)]
         self.train(was_training)
         z = F.normalize(torch.cat(parts), dim=-1)
@@ -207,22 +250,32 @@ class TrainingLog(NamedTuple):
     rounds: list[int]
 
 
-def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor, seed: int) -> Tensor:
-    """Mutual nearest neighbours (fused cosine) among the entities no pair of ``pairs`` covers: ``[2, P]``.
-    Exact ties go by a random order of the free entities (``seed``), not by their ids."""
+def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor, seed: int,
+                    min_score: float | None = None, max_new: int | None = None) -> Tensor:
+    """Mutual nearest neighbours (fused cosine) among the entities no pair of ``pairs`` covers: ``[2, P]``,
+    those scoring at least ``min_score`` and, of them, the ``max_new`` best scored (when given). Exact ties
+    go by a random order of the free entities (``seed``), not by their ids."""
     src, tgt = model.embed(inputs)
     rows = (~index_to_mask(pairs[0], size=inputs.num_src)).nonzero().view(-1)
     cols = (~index_to_mask(pairs[1], size=inputs.num_tgt)).nonzero().view(-1)
     rows = rows[tie_break_order(rows.numel(), seed, rows.device)]
     cols = cols[tie_break_order(cols.numel(), seed + 1, cols.device)]
     mnn = ops.mutual_nn(src[rows], tgt[cols])
-    return torch.stack([rows[mnn.row], cols[mnn.col]])
+    keep = torch.arange(mnn.row.numel(), device=mnn.row.device)
+    if min_score is not None:
+        keep = keep[mnn.score >= min_score]
+    if max_new is not None and keep.numel() > max_new:  # stable: equal scores keep the seeded order
+        keep = keep[torch.sort(mnn.score[keep], descending=True, stable=True).indices[:max_new]]
+    return torch.stack([rows[mnn.row[keep]], cols[mnn.col[keep]]])
 
 
 def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor, *,
                   steps: int = AlignerConfig.steps, lr: float = AlignerConfig.lr,
-                  weight_decay: float = AlignerConfig.weight_decay, batch_size: int = AlignerConfig.batch_size,
+                  weight_decay: float = AlignerConfig.weight_decay, entity_lr: float = AlignerConfig.entity_lr,
+                  batch_size: int = AlignerConfig.batch_size,
                   temperature: float = AlignerConfig.temperature, refine_every: int = AlignerConfig.refine_every,
+                  refine_min_score: float | None = AlignerConfig.refine_min_score,
+                  refine_growth: float | None = AlignerConfig.refine_growth,
                   seed: int = 0, progress: bool = True) -> TrainingLog:
     r"""Trains ``model`` on ``seeds [2, S]`` (``(src id, tgt id)``, local ids) with InfoNCE on the fused view.
 
@@ -230,7 +283,8 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     :func:`bidirectional_info_nce` (negatives: the batch's other entities of both KGs) of the fused embeddings,
     through which every view learns. With ``refine_every > 0``, iterative learning: before steps
     ``refine_every``, ``2 refine_every``, ..., the mutual nearest neighbours among the entities no pair covers
-    join the pairs. The gold links are never seen. AdamW; ``seed`` fixes the shuffles. Defaults:
+    join the pairs (only those scoring at least ``refine_min_score``, and at most ``refine_growth`` new pairs
+    per pair held, the best first). The gold links are never seen. AdamW; ``seed`` fixes the shuffles. Defaults:
     :class:`AlignerConfig`. Returns a :class:`TrainingLog` (``loss`` per step).
 
     Under an initialised torch.distributed group every rank must call it with the same arguments: the model
@@ -247,7 +301,10 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     device = next(model.parameters()).device
     pairs = seeds.to(device)
     gen = torch.Generator().manual_seed(seed)  # shuffles on the CPU: the same order on every device
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    groups = [{'params': [p for name, p in model.named_parameters() if name != 'entity']}]
+    if model.entity is not None:  # free vectors move only as far as lr per step: they get their own rate
+        groups.append({'params': [model.entity], 'lr': entity_lr})
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     losses, rounds = [], []
     order, cursor = pairs.new_empty(0), 0
     # without attention the propagated features have no parameters: compute them once
@@ -257,7 +314,8 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     bar = tqdm(range(steps), desc='aligner', disable=not progress, leave=False)
     for step in bar:
         if refine_every > 0 and step > 0 and step % refine_every == 0:
-            new = _free_mutual_nn(model, inputs, pairs, seed + step)
+            cap = None if refine_growth is None else int(refine_growth * pairs.size(1))
+            new = _free_mutual_nn(model, inputs, pairs, seed + step, refine_min_score, cap)
             pairs = torch.cat([pairs, new], dim=1)
             rounds.append(pairs.size(1))
             order, cursor = pairs.new_empty(0), 0  # a fresh pass over all pairs
