@@ -74,7 +74,7 @@ def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, dev
         'fusion_weights': model.fusion_weights, 'loss': trained.loss,
         'seed_precision': None if gold is None else seed_quality(seeds, gold)['precision'],
         'final_pair_precision': None if gold is None else seed_quality(trained.pairs, gold)['precision'],
-        'train_s': time.perf_counter() - start,
+        'train_s': time.perf_counter() - start, 'refine_s': trained.refine_seconds,
     }
     return src, tgt, training
 

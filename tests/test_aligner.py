@@ -101,6 +101,7 @@ def test_aligner_clearly_beats_untrained_names(seeded_pair):
     training = result['training']
     assert training['seeds'] == 150 and training['final_pairs'] > 150  # iterative learning added pairs
     assert training['rounds'] == sorted(training['rounds']) and len(training['rounds']) == 2
+    assert 0 < training['refine_s'] < training['train_s']
     assert abs(sum(training['fusion_weights'].values()) - 1) < 1e-6
 
 
@@ -127,7 +128,7 @@ def test_no_iterative_learning_keeps_the_seeds(seeded_pair):
     model = MultiModalAligner.for_inputs(inputs, hidden=8, num_layers=1, attention=True)
     seeds = get_seeds(seeded_pair).edge_index
     log = train_aligner(model, inputs, seeds, steps=3, batch_size=64, refine_every=0, progress=False)
-    assert torch.equal(log.pairs, seeds) and log.rounds == [] and len(log.loss) == 3
+    assert torch.equal(log.pairs, seeds) and log.rounds == [] and len(log.loss) == 3 and log.refine_seconds == 0.0
     src, tgt = model.embed(inputs)
     assert list(model.proj) == ['graph', 'img', 'name', 'attr', 'rel']
     assert src.shape == (seeded_pair['src'].num_nodes, 5 * 8) and tgt.size(0) == seeded_pair['tgt'].num_nodes

@@ -66,7 +66,7 @@ def run_pipeline(data, device: str) -> dict:
         for attention in (False, True):
             config = dataclasses.replace(CONFIG, attention=attention)
             result = train_and_evaluate(pair, config, device=device, seed=2, progress=False)
-            for key in ('train_s', 'eval_s'):
+            for key in ('train_s', 'refine_s', 'eval_s'):
                 result['training'].pop(key)
             out[f'{method}_aligner_attention={attention}'] = result
         src, tgt, _ = train_on_seeds(pair, CONFIG, device=device, seed=2, progress=False)

@@ -7,6 +7,7 @@
   steps the mutual nearest neighbours among the entities no seed covers become seeds too.
 """
 import logging
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -244,10 +245,12 @@ def _mean_operator(graph: BipartiteCSR) -> Tensor:
 
 class TrainingLog(NamedTuple):
     """What :func:`train_aligner` did: the loss of every step, the seed pairs it trained on at the end
-    ``[2, S']`` (the given seeds, then those iterative learning added), and the count after every round."""
+    ``[2, S']`` (the given seeds, then those iterative learning added), the count after every round and the
+    wall time its rounds took (seconds)."""
     loss: list[float]
     pairs: Tensor
     rounds: list[int]
+    refine_seconds: float = 0.0
 
 
 def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor, seed: int,
@@ -305,7 +308,7 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     if model.entity is not None:  # free vectors move only as far as lr per step: they get their own rate
         groups.append({'params': [model.entity], 'lr': entity_lr})
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    losses, rounds = [], []
+    losses, rounds, refine_seconds = [], [], 0.0
     order, cursor = pairs.new_empty(0), 0
     # without attention the propagated features have no parameters: compute them once
     fixed_structure = None if model.attention else model.structure(inputs)
@@ -314,8 +317,10 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     bar = tqdm(range(steps), desc='aligner', disable=not progress, leave=False)
     for step in bar:
         if refine_every > 0 and step > 0 and step % refine_every == 0:
+            start = time.perf_counter()
             cap = None if refine_growth is None else int(refine_growth * pairs.size(1))
             new = _free_mutual_nn(model, inputs, pairs, seed + step, refine_min_score, cap)
+            refine_seconds += time.perf_counter() - start
             pairs = torch.cat([pairs, new], dim=1)
             rounds.append(pairs.size(1))
             order, cursor = pairs.new_empty(0), 0  # a fresh pass over all pairs
@@ -336,4 +341,4 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
         losses.append(ddp.total(loss))
         bar.set_postfix(loss=f'{losses[-1]:.3f}', pairs=pairs.size(1))
     model.eval()
-    return TrainingLog(losses, pairs.cpu(), rounds)
+    return TrainingLog(losses, pairs.cpu(), rounds, refine_seconds)
