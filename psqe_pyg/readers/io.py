@@ -203,28 +203,31 @@ class EntityTable:
         return f'EntityTable({self.path}, {len(self)} entities)'
 
 
+def _id_rows(path: Path, kind: str) -> list[tuple[int, str, int]]:
+    """The ``id<TAB>uri`` rows of ``path`` as ``(id, uri, line)`` in file order; raises on a wrong column count,
+    a non-integer or negative id and a duplicate id (naming both lines). ``kind``: what the ids name."""
+    rows: list[tuple[int, str, int]] = []
+    seen: dict[int, int] = {}
+    for lineno, line in _lines(path):
+        a, uri = _split(path, lineno, line, 2, 'id<TAB>uri' if kind == 'entity' else f'id<TAB>{kind} uri')
+        i = _int(path, lineno, a, f'{kind} id')
+        if i in seen:
+            raise DataFormatError(path, lineno, f'duplicate {kind} id {i} (first on line {seen[i]})')
+        seen[i] = lineno
+        rows.append((i, uri, lineno))
+    return rows
+
+
 def read_entity_ids(path: PathLike, purpose: str = 'entity ids (id<TAB>uri)') -> EntityTable:
     r"""Reads an ``id<TAB>uri`` entity file (``ent_ids_1`` / ``ent_ids_2``).
 
     Raises on a wrong column count, a non-integer or negative id, a duplicate id (naming both
     lines) and an empty file."""
     path = check_file(path, purpose)
-    ids: list[int] = []
-    uris: list[str] = []
-    lines: list[int] = []
-    seen: dict[int, int] = {}
-    for lineno, line in _lines(path):
-        a, uri = _split(path, lineno, line, 2, 'id<TAB>uri')
-        g = _int(path, lineno, a, 'entity id')
-        if g in seen:
-            raise DataFormatError(path, lineno,
-                                  f'duplicate entity id {g} (first on line {seen[g]})')
-        seen[g] = lineno
-        ids.append(g)
-        uris.append(uri)
-        lines.append(lineno)
-    if not ids:
+    rows = _id_rows(path, 'entity')
+    if not rows:
         raise DataFormatError(path, None, f'no entities: the file is empty (expected {purpose})')
+    ids, uris, lines = (list(col) for col in zip(*rows))
     return EntityTable(path, ids, uris, lines)
 
 
@@ -406,18 +409,7 @@ def read_names(
 def read_rel_ids(path: PathLike,
                  purpose: str = 'relation ids (id<TAB>relation uri)') -> dict[int, str]:
     r"""Reads an RSN ``rel_ids`` file: ``id<TAB>relation uri`` -> ``{id: uri}`` (file order)."""
-    path = check_file(path, purpose)
-    out: dict[int, str] = {}
-    first: dict[int, int] = {}
-    for lineno, line in _lines(path):
-        a, uri = _split(path, lineno, line, 2, 'id<TAB>relation uri')
-        r = _int(path, lineno, a, 'relation id')
-        if r in out:
-            raise DataFormatError(path, lineno,
-                                  f'duplicate relation id {r} (first on line {first[r]})')
-        first[r] = lineno
-        out[r] = uri
-    return out
+    return {r: uri for r, uri, _ in _id_rows(check_file(path, purpose), 'relation')}
 
 
 def read_attrs(
