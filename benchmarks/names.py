@@ -10,8 +10,9 @@ side's validation / test targets (``links``, the customary set) and against ever
 
 The parts (``minilm``, ``e5`` on the names, ``e5-orig`` on the URIs' local names; e5 once per distinct
 string) are encoded once per pair and kept in ``$PSQE_PYG_CACHE/name-blocks/`` (e5 takes minutes per 10k names on 2 cores); the
-combinations are built from them with :func:`psqe_pyg.features.combine_name_blocks`, as
-``encode_names`` builds them. Writes ``benchmarks/results/names.json`` (kept across invocations, one
+combinations are built from them as the pair builder builds them: each part weighed by the inverse spread of
+its cosine over random cross-KG pairs (:func:`psqe_pyg.features.name_block_weights`, no link read), then
+:func:`psqe_pyg.features.combine_name_blocks`. Writes ``benchmarks/results/names.json`` (kept across invocations, one
 entry per pair) and ``names.md``.
 """
 import argparse
@@ -27,7 +28,7 @@ from common import DEFAULT_DATA, RESULTS, write_result
 
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.evaluation import gold_links
-from psqe_pyg.features import combine_name_blocks, encode_names
+from psqe_pyg.features import combine_name_blocks, encode_names, name_block_weights
 from psqe_pyg.metrics import ranking_metrics
 from psqe_pyg.readers import uri_local_name
 
@@ -72,7 +73,9 @@ def run(spec: str, root: str) -> dict:
     out = {'entities': [data['src'].num_nodes, data['tgt'].num_nodes],
            'links': {split: links[split].size(1) for split in links}, 'encoders': {}}
     for enc in SPECS:
-        src, tgt = (combine_name_blocks([blocks[side][p] for p in enc.split('+')]) for side in ('src', 'tgt'))
+        parts = {side: [blocks[side][p] for p in enc.split('+')] for side in ('src', 'tgt')}
+        weights = name_block_weights(parts['src'], parts['tgt'])  # as the pair builder weighs them
+        src, tgt = (combine_name_blocks(parts[side], weights) for side in ('src', 'tgt'))
         out['encoders'][enc] = {
             f'{split}_{cands}': {key: value for key, value in
                                  ranking_metrics(src, tgt, links[split], candidates=cands)['mean'].items()

