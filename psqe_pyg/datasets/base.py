@@ -271,7 +271,9 @@ class KGPairDataset(InMemoryDataset):
 
     def cache_key(self) -> str:
         r"""The options that change the processed result, as a file-name-safe string."""
-        return f'name-{self.name_encoder}_img-{self._image_key}'
+        # '+' mixes were plain means of cosines before they were z-scored: a new key, so no old cache is read
+        names = f'{self.name_encoder}-zscored' if '+' in self.name_encoder else self.name_encoder
+        return f'name-{names}_img-{self._image_key}'
 
     @property
     def processed_file_names(self) -> list[str]:
