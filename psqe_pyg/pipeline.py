@@ -64,6 +64,7 @@ def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, dev
                             batch_size=config.batch_size,
                             temperature=config.temperature, refine_every=config.refine_every,
                             refine_min_score=config.refine_min_score, refine_growth=config.refine_growth,
+                            refine_quantile=config.refine_quantile,
                             seed=seed, progress=progress)
     with torch.no_grad():
         src, tgt = model.embed(inputs)

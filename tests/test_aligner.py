@@ -171,6 +171,16 @@ def test_entity_view_learns_the_graph_when_the_names_carry_no_signal():
     assert hits[64] >= hits[0] + 0.1, hits  # 240 correct seeds + the graph do
 
 
+def test_trusted_iterative_learning_does_not_end_below_no_iterative_learning():
+    data = _names_without_signal()
+    hits = {quantile: train_and_evaluate(data, AlignerConfig(entity_dim=64, refine_quantile=quantile), csls_k=None,
+                                         progress=False)['cosine']['mean']['hits@1'] for quantile in (None, 0.1)}
+    without = train_and_evaluate(data, AlignerConfig(entity_dim=64, refine_every=0), csls_k=None,
+                                 progress=False)['cosine']['mean']['hits@1']
+    assert hits[None] < without - 0.02, (hits, without)  # untrusted pairs (38% precise) drag the model down
+    assert hits[0.1] >= without, (hits, without)  # pairs scored like the seeds themselves do not
+
+
 def test_iterative_learning_keeps_only_trusted_pairs():
     data = _names_without_signal()
     inputs = aligner_inputs(data)
@@ -185,9 +195,15 @@ def test_iterative_learning_keeps_only_trusted_pairs():
     ref = {(int(free_src[r]), int(free_tgt[best_col[r]])): float(scores[r, best_col[r]]) for r in rows}
     assert len(ref) > 10
     threshold = sorted(ref.values())[len(ref) // 2]
-    for min_score, max_new in ((None, None), (threshold, None), (None, 5), (threshold, 3)):
-        got = _free_mutual_nn(model, inputs, pairs, 0, min_score, max_new)
-        want = {p: s for p, s in ref.items() if min_score is None or s >= min_score}
+    held = torch.sort((src[pairs[0]] * tgt[pairs[1]]).sum(1)).values  # the held pairs' own scores
+    q = float((held >= threshold).float().mean())  # a quantile of them near the threshold
+    bound = float(torch.quantile(held, 1 - q))
+    assert min(ref.values()) < bound <= max(ref.values())  # the bound cuts the candidates
+    for min_score, max_new, quantile in ((None, None, None), (threshold, None, None), (None, 5, None),
+                                         (threshold, 3, None), (None, None, 1 - q), (threshold, 4, 1 - q)):
+        got = _free_mutual_nn(model, inputs, pairs, 0, min_score, max_new, quantile)
+        lowest = max(min_score or -2.0, bound if quantile is not None else -2.0)
+        want = {p: s for p, s in ref.items() if s >= lowest}
         if max_new is not None:
             want = dict(sorted(want.items(), key=lambda item: -item[1])[:max_new])
-        assert set(map(tuple, got.t().tolist())) == set(want), (min_score, max_new)
+        assert set(map(tuple, got.t().tolist())) == set(want), (min_score, max_new, quantile)

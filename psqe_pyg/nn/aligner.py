@@ -54,6 +54,8 @@ class AlignerConfig:
             this (``None``: all of them).
         refine_growth: each round adds at most this many pairs per pair already held, the best scored first
             (``None``: no cap).
+        refine_quantile: iterative learning adds only pairs scoring at least this quantile of the scores of
+            the pairs already held (the model's own trust in what it trains on; ``None``: no such bound).
     """
     hidden: int = 96
     heads: int = 2
@@ -69,6 +71,7 @@ class AlignerConfig:
     refine_every: int = 25
     refine_min_score: float | None = None
     refine_growth: float | None = None
+    refine_quantile: float | None = None
 
 
 class AlignerInputs(NamedTuple):
@@ -254,10 +257,12 @@ class TrainingLog(NamedTuple):
 
 
 def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tensor, seed: int,
-                    min_score: float | None = None, max_new: int | None = None) -> Tensor:
+                    min_score: float | None = None, max_new: int | None = None,
+                    quantile: float | None = None) -> Tensor:
     """Mutual nearest neighbours (fused cosine) among the entities no pair of ``pairs`` covers: ``[2, P]``,
-    those scoring at least ``min_score`` and, of them, the ``max_new`` best scored (when given). Exact ties
-    go by a random order of the free entities (``seed``), not by their ids."""
+    those scoring at least ``min_score`` and at least the ``quantile`` of the scores of ``pairs`` and, of them,
+    the ``max_new`` best scored (when given). Exact ties go by a random order of the free entities (``seed``),
+    not by their ids."""
     src, tgt = model.embed(inputs)
     rows = (~index_to_mask(pairs[0], size=inputs.num_src)).nonzero().view(-1)
     cols = (~index_to_mask(pairs[1], size=inputs.num_tgt)).nonzero().view(-1)
@@ -265,6 +270,10 @@ def _free_mutual_nn(model: MultiModalAligner, inputs: AlignerInputs, pairs: Tens
     cols = cols[tie_break_order(cols.numel(), seed + 1, cols.device)]
     mnn = ops.mutual_nn(src[rows], tgt[cols])
     keep = torch.arange(mnn.row.numel(), device=mnn.row.device)
+    if quantile is not None:
+        held = (src.index_select(0, pairs[0]) * tgt.index_select(0, pairs[1])).sum(dim=1)
+        bound = float(torch.quantile(held, quantile))
+        min_score = bound if min_score is None else max(min_score, bound)
     if min_score is not None:
         keep = keep[mnn.score >= min_score]
     if max_new is not None and keep.numel() > max_new:  # stable: equal scores keep the seeded order
@@ -279,6 +288,7 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
                   temperature: float = AlignerConfig.temperature, refine_every: int = AlignerConfig.refine_every,
                   refine_min_score: float | None = AlignerConfig.refine_min_score,
                   refine_growth: float | None = AlignerConfig.refine_growth,
+                  refine_quantile: float | None = AlignerConfig.refine_quantile,
                   seed: int = 0, progress: bool = True) -> TrainingLog:
     r"""Trains ``model`` on ``seeds [2, S]`` (``(src id, tgt id)``, local ids) with InfoNCE on the fused view.
 
@@ -286,7 +296,8 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
     :func:`bidirectional_info_nce` (negatives: the batch's other entities of both KGs) of the fused embeddings,
     through which every view learns. With ``refine_every > 0``, iterative learning: before steps
     ``refine_every``, ``2 refine_every``, ..., the mutual nearest neighbours among the entities no pair covers
-    join the pairs (only those scoring at least ``refine_min_score``, and at most ``refine_growth`` new pairs
+    join the pairs (only those scoring at least ``refine_min_score`` and the ``refine_quantile`` of the held
+    pairs' scores, and at most ``refine_growth`` new pairs
     per pair held, the best first). The gold links are never seen. AdamW; ``seed`` fixes the shuffles. Defaults:
     :class:`AlignerConfig`. Returns a :class:`TrainingLog` (``loss`` per step).
 
@@ -319,7 +330,7 @@ def train_aligner(model: MultiModalAligner, inputs: AlignerInputs, seeds: Tensor
         if refine_every > 0 and step > 0 and step % refine_every == 0:
             start = time.perf_counter()
             cap = None if refine_growth is None else int(refine_growth * pairs.size(1))
-            new = _free_mutual_nn(model, inputs, pairs, seed + step, refine_min_score, cap)
+            new = _free_mutual_nn(model, inputs, pairs, seed + step, refine_min_score, cap, refine_quantile)
             refine_seconds += time.perf_counter() - start
             pairs = torch.cat([pairs, new], dim=1)
             rounds.append(pairs.size(1))
