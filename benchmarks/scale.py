@@ -4,7 +4,8 @@
 
 Each size runs in a fresh process (so its peak memory is its own) on the built-in synthetic pair with
 ``num_entities = N`` (plus the generator's 10% entities a side without a counterpart), default PSQE and
-aligner settings (``--budget`` to change the seed budget). Per phase, the wall time and the peak resident
+aligner settings (``--budget`` and ``--epochs`` change PSQE's seed budget and stage 2's epochs; stage 2's
+training time is proportional to its epochs). Per phase, the wall time and the peak resident
 set (Linux: ``VmHWM`` reset before every phase through ``/proc/self/clear_refs``; elsewhere the process's
 peak so far):
 
@@ -76,7 +77,7 @@ def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size ** 3 / best / 1e9
 
 
-def run_one(num_entities: int, budget: int | None, seed: int) -> dict:
+def run_one(num_entities: int, budget: int | None, epochs: int | None, seed: int) -> dict:
     """Every phase of PSQE and the aligner on a synthetic pair of ``num_entities``: its timings and peaks."""
     from psqe_pyg.evaluation import evaluate_alignment
     from psqe_pyg.nn import AlignerConfig
@@ -100,7 +101,8 @@ def run_one(num_entities: int, budget: int | None, seed: int) -> dict:
     data = generate_synthetic_pair(num_entities, seed=seed)
     record('generate', start)
 
-    psqe = PSQE(**({} if budget is None else {'budget': budget}), seed=seed, progress=False)
+    options = {key: value for key, value in (('budget', budget), ('epochs', epochs)) if value is not None}
+    psqe = PSQE(**options, seed=seed, progress=False)
     stages, seconds = {}, {}
     for name, step in psqe.steps:
         memory.reset()
@@ -128,7 +130,8 @@ def run_one(num_entities: int, budget: int | None, seed: int) -> dict:
     return {
         'entities': num_entities, 'num_src': n_src, 'num_tgt': n_tgt,
         'num_edges': sum(int(data[et].edge_index.size(1)) for et in data.edge_types if et[0] == et[2]),
-        'budget': psqe.steps[0][1].budget, 'threads': torch.get_num_threads(),
+        'budget': psqe.steps[0][1].budget, 'stage2_epochs': psqe.steps[1][1].epochs,
+        'threads': torch.get_num_threads(),
         'gemm_gflops': rate,
         'join_floor_s': {name: 2 * n_src * n_tgt * d / (rate * 1e9) for name, d in widths.items()},
         'join_width': widths,
@@ -189,6 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sizes', type=int, nargs='+', default=[10_000, 30_000, 100_000])
     parser.add_argument('--budget', type=int, default=None, help="PSQE's seed budget (default: PSQE's)")
+    parser.add_argument('--epochs', type=int, default=None, help="stage 2's epochs (default: PSQE's)")
     parser.add_argument('--threads', type=int, default=None, help='torch threads (default: all cores)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true', help='rerun sizes already measured')
@@ -200,7 +204,7 @@ def main() -> None:
 
     if args.one is not None:
         PER_SIZE.mkdir(parents=True, exist_ok=True)
-        out = {'environment': environment(), **run_one(args.one, args.budget, args.seed)}
+        out = {'environment': environment(), **run_one(args.one, args.budget, args.epochs, args.seed)}
         (PER_SIZE / f'{args.one}.json').write_text(json.dumps(out, indent=2) + '\n')
         return
 
@@ -210,6 +214,7 @@ def main() -> None:
             continue
         cmd = [sys.executable, __file__, '--one', str(size), '--seed', str(args.seed)]
         cmd += [] if args.budget is None else ['--budget', str(args.budget)]
+        cmd += [] if args.epochs is None else ['--epochs', str(args.epochs)]
         cmd += [] if args.threads is None else ['--threads', str(args.threads)]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, env={**os.environ, 'PYTHONPATH': str(Path(__file__).parent)})
