@@ -1,8 +1,9 @@
 """How much should iterative learning trust its own pairs? Chosen on validation links (issue 14, part 4).
 
-    python benchmarks/il_trust.py --datasets DBP15K/zh_en SRPRS/en_fr ...
+    python benchmarks/il_trust.py --datasets DBP15K/zh_en SRPRS/en_fr synthetic:img=2 ...
 
-For every dataset: pivot seeds (the pipeline's default budget), then the default aligner without iterative
+A dataset is a registered pair or ``synthetic:img=S``, the built-in pair with its images (the pivot's
+modality) at noise ``S``. For every dataset: pivot seeds (the pipeline's default budget), then the default aligner without iterative
 learning, with it as it is, and with it bounded by ``refine_quantile`` (new pairs must score at least that
 quantile of the held pairs' scores) for each ``--quantiles``. Scored on the *validation* links (DBP15K's
 30%, SRPRS's ``sup``); test Hits@1 is recorded next to it and never read to choose. Writes
@@ -17,6 +18,7 @@ from dataclasses import replace
 from alignment import load_pair
 from common import DEFAULT_DATA, RESULTS, write_result
 
+from psqe_pyg.datasets import SyntheticKGPair
 from psqe_pyg.evaluation import evaluate_alignment
 from psqe_pyg.nn import AlignerConfig
 from psqe_pyg.pipeline import generate_seeds, train_on_seeds
@@ -31,8 +33,14 @@ def variants(quantiles: list[float]) -> dict[str, AlignerConfig]:
     return out
 
 
+def load(dataset: str, root: str):
+    if dataset.startswith('synthetic:img='):
+        return SyntheticKGPair(img_noise=float(dataset.split('=', 1)[1]))[0]
+    return load_pair(dataset, root, 'auto')
+
+
 def run(dataset: str, root: str, quantiles: list[float], seed: int) -> dict:
-    data = generate_seeds(load_pair(dataset, root, 'auto'), 'pivot', seed=seed)
+    data = generate_seeds(load(dataset, root), 'pivot', seed=seed)
     out = {}
     for name, config in variants(quantiles).items():
         start = time.perf_counter()
@@ -50,11 +58,11 @@ def run(dataset: str, root: str, quantiles: list[float], seed: int) -> dict:
 
 
 def table(results: dict) -> str:
-    names = list(next(iter(results.values()))['variants'])
+    names = list(dict.fromkeys(name for r in results.values() for name in r['variants']))
     lines = ['| dataset | ' + ' | '.join(names) + ' |', '|---|' + '---|' * len(names)]
     for dataset, r in results.items():
         cells = []
-        for name in names:
+        for name in names:  # datasets run with other quantiles leave cells empty
             v = r['variants'].get(name)
             cell = '' if v is None else f"{100 * v['val_hits@1']:.1f} / {100 * v['test_hits@1']:.1f}"
             cells.append(f'**{cell}**' if name == r['chosen_on_val'] else cell)
