@@ -1,5 +1,6 @@
 """Exact greedy one-to-one matching over a dense similarity that is never materialised."""
 import logging
+import math
 from typing import NamedTuple
 
 import torch
@@ -20,6 +21,38 @@ class Matches(NamedTuple):
     score: Tensor  # [S]
 
 
+#: Rows per block once the exact rounds stall (each block keeps its rows' top-``ROW_BLOCK`` free columns).
+ROW_BLOCK = 64
+
+
+def _row_block_match(x: Tensor, y: Tensor, rows: Tensor, cols: Tensor, limit: int, block: int,
+                     backend: str) -> Matches:
+    """Up to ``limit`` pairs between the free ``rows`` and ``cols``: rows in descending order of their best score
+    (ties: lower id), ``block`` at a time, each block matched greedily over its top-``block`` free columns.
+    Holds ``block^2`` candidates; scores every free (row, column) pair at most twice."""
+    best = sim_topk(select_rows(x, rows), select_rows(y, cols), 1, backend=backend).values[:, 0]
+    order = rows[torch.argsort(best, descending=True, stable=True)]
+    out_r, out_c, out_s = [], [], []
+    for start in range(0, order.numel(), block):
+        if limit <= 0 or cols.numel() == 0:
+            break
+        r = order[start:start + block]
+        kk = min(block, cols.numel())  # >= the block's rows: every row keeps a free candidate
+        top = sim_topk(select_rows(x, r), select_rows(y, cols), kk, backend=backend)
+        cand_r, cand_c = r.repeat_interleave(kk), cols[top.indices.reshape(-1)]
+        cand_s = top.values.reshape(-1)
+        pos = greedy_match(cand_r, cand_c, cand_s, limit)
+        out_r.append(cand_r[pos])
+        out_c.append(cand_c[pos])
+        out_s.append(cand_s[pos])
+        limit -= pos.numel()
+        cols = cols[~index_to_mask(cand_c[pos], size=y.size(0))[cols]]
+    if not out_r:
+        empty = torch.empty(0, dtype=torch.long, device=x.device)
+        return Matches(empty, empty, torch.empty(0, dtype=x.dtype, device=x.device))
+    return Matches(torch.cat(out_r), torch.cat(out_c), torch.cat(out_s))
+
+
 def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: int = 1 << 24,
                        seed: int | None = 0, backend: str = 'auto') -> Matches:
     r"""Greedy one-to-one matching on ``S = x @ y.T`` without holding ``S``.
@@ -35,17 +68,19 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
     little progress (fewer than ``max(1, limit // 100)`` pairs).
 
     Bounded memory and passes: one round holds at most ``max(max_k, rows)`` candidates (``max_k`` elements,
-    default ``2**24``), plus :func:`~psqe_pyg.ops.sim_topk`'s tiles. When a round makes little progress
-    although ``k`` has reached that budget (scores nearly tied everywhere, where :math:`\tau` sits just below
-    the best scores and each exact round would accept a handful of pairs, so the number of full passes
-    would grow with ``limit``), the matching switches to the *relaxed* walk for the remaining rounds: it
-    accepts the whole greedy walk over the candidate lists, without the :math:`\tau` cut. Each relaxed
-    round matches every free row whose top-``k`` columns are not all taken, so the rounds stay few
-    (100k near-tied rows: 3 rounds, ``tests/test_memory_bounds.py``); the exact rounds before it are at most
-    ``log2(max_k / k)`` slow ones plus 100 that each take ``limit // 100`` pairs. Pairs accepted by a
-    relaxed round can differ from the exact walk only where a better pair lay beyond some row's top ``k``,
-    i.e. among scores within the spread of the top ``k`` of a row. Matchings that never reach the budget
-    (every benchmark here) are exact.
+    default ``2**24``), plus :func:`~psqe_pyg.ops.sim_topk`'s tiles. Exact rounds can stall: when every row
+    ranks the same few columns first (scores near-tied with a shared column bias, ``s = a_r + b_c``), each
+    round certifies about ``k`` pairs, so the passes would grow as ``limit / k`` (a million rows: ``k = 16``,
+    tens of thousands of full passes; no exact method with ``O(max_k)`` candidates certifies more than
+    about ``sqrt(2 max_k)`` pairs a pass there). So once a round accepts fewer than ``max(1, limit // 100)``
+    pairs although ``k`` has reached the budget, the rest is matched *by row blocks*
+    (:func:`_row_block_match`): the free rows in descending order of their best score,
+    ``B = min(ROW_BLOCK, isqrt(max_k))`` (64) at a time, each block walked greedily over its top-``B`` free columns (so every row of a block is matched
+    while columns remain). That costs one pass for the order plus one pass over the free columns in all:
+    at most ``log2(max_k / k) + 3`` full passes after the fast exact rounds (each of which takes
+    ``limit // 100`` pairs, so at most 100). It equals the exact walk when the row order is the walk's order
+    (as with a shared column bias); otherwise a row of a later block may lose a column to an earlier row
+    whose pair scored less. Matchings that never reach the budget (every benchmark here) are exact.
 
     Args:
         x: ``[N, d]`` row features. y: ``[M, d]`` column features (dense or sparse, see
@@ -54,7 +89,7 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
         k: initial candidates per row.
         max_k: cap on the candidate count (rows x k) of one round. Only when the cap binds are pairs tied
             exactly at the bound accepted in candidate order rather than in (row, column) order, and, if
-            progress stays low, the relaxed walk takes over (see above).
+            progress stays low, the row blocks take over (see above).
         seed: the tie-breaking order's seed, or ``None`` for positional tie-breaking.
     Returns:
         :class:`Matches` in acceptance order, with row and column ids of ``x`` and ``y``.
@@ -68,7 +103,7 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
     rows = torch.arange(x.size(0), device=x.device)
     cols = torch.arange(y.size(0), device=y.device)
     out_r, out_c, out_s = [], [], []
-    remaining, relaxed = limit, False
+    remaining = limit
     while remaining > 0 and rows.numel() > 0 and cols.numel() > 0:
         kk = min(k, cols.numel())
         top = sim_topk(select_rows(x, rows), select_rows(y, cols), kk, backend=backend)
@@ -80,7 +115,7 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
 
         complete = kk == cols.numel()
         cap = max_k // max(rows.numel(), 1)
-        if not complete and not relaxed:
+        if not complete:
             matched = index_to_mask(acc_r, size=x.size(0))
             kth = top.values[~matched[rows], -1]
             if kth.numel() > 0:
@@ -97,16 +132,20 @@ def greedy_dense_match(x: Tensor, y: Tensor, limit: int, *, k: int = 16, max_k: 
         remaining -= take
         if complete:  # the walk saw every pair: it matched until the limit or a side ran out
             break
-        if take < max(1, limit // 100):
-            if kk >= cap and not relaxed:  # k cannot grow within the budget: stop cutting at tau
-                relaxed = True
-                log.info('greedy match: %d pairs to go at the candidate budget (k=%d); relaxed walk from here',
-                         remaining, kk)
-            k = min(2 * k, cols.numel(), max(k, cap))
         taken_r = index_to_mask(acc_r[:take], size=x.size(0))
         taken_c = index_to_mask(acc_c[:take], size=y.size(0))
         rows, cols = rows[~taken_r[rows]], cols[~taken_c[cols]]
-        log.debug('greedy match round: %d accepted, %d to go, k=%d, relaxed=%s', take, remaining, k, relaxed)
+        log.debug('greedy match round: %d accepted, %d to go, k=%d', take, remaining, k)
+        if take < max(1, limit // 100):
+            if kk >= cap and remaining > 0:  # k cannot grow within the budget: the exact rounds would stall
+                log.info('greedy match: %d pairs to go at the candidate budget (k=%d): by row blocks', remaining, kk)
+                block = _row_block_match(x, y, rows, cols, remaining, min(ROW_BLOCK, max(1, math.isqrt(max_k))),
+                                         backend)
+                out_r.append(block.row)
+                out_c.append(block.col)
+                out_s.append(block.score)
+                break
+            k = min(2 * k, cols.numel(), max(k, cap))
     if not out_r:
         empty = torch.empty(0, dtype=torch.long, device=x.device)
         return Matches(empty, empty, torch.empty(0, dtype=x.dtype, device=x.device))

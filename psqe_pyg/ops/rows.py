@@ -75,6 +75,8 @@ def select_rows(x: Tensor, rows: Tensor) -> Tensor:
 def dense_tiles(x: Tensor, budget: int = TILE_ELEMS):
     """Yields ``(start, tile)``: consecutive dense row tiles of ``x`` within ``budget`` elements."""
     step = tile_rows(x.size(1), budget)
+    if x.layout == torch.sparse_coo:
+        x = x.to_sparse_csr()  # rows by pointer: no pass over every entry per tile
     for start in range(0, x.size(0), step):
         rows = torch.arange(start, min(start + step, x.size(0)), device=x.device)
         yield start, gather_rows(x, rows)

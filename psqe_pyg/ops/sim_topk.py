@@ -70,6 +70,7 @@ def _sparse_tiled(run, x: Tensor, y: Tensor, k: int, col_best: bool) -> tuple[Te
     n, m, d = x.size(0), y.size(0), x.size(1)
     kk, dev = min(k, m), x.device
     rx, cy = _aligned_rows(d, _ROW_ALIGN), _aligned_rows(d, _COL_ALIGN)
+    x, y = (t.to_sparse_csr() if t.layout == torch.sparse_coo else t for t in (x, y))  # rows by pointer
 
     def tile(t: Tensor, start: int, size: int) -> Tensor:
         if not is_sparse(t):
