@@ -192,7 +192,7 @@ def attribute_bag(attrs: Sequence[Iterable[str]], vocab: Sequence[str], *, binar
         col[key] = j
     sets = _normalized_sets(attrs, 'attrs', who)
     pairs = [(i, col[a]) for i, row in enumerate(sets) for a in row if a in col]
-    idx = torch.tensor(pairs, dtype=torch.long).view(-1, 2).t()
+    idx = torch.tensor(pairs, dtype=torch.long, device='cpu').view(-1, 2).t()
     out = _sparse_counts(idx[0], idx[1], (len(sets), len(col)), torch.device('cpu'))
     if binary:
         out = torch.sparse_coo_tensor(out.indices(), torch.ones_like(out.values()), out.shape,
