@@ -15,6 +15,7 @@ near_tied_greedy   512          ~10 pairs per exact round, ~10^4 full passes: un
 """
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ sim_topk_module = importlib.import_module('psqe_pyg.ops.sim_topk')  # the packag
 
 def run_case(case: str, limit_mib: int) -> dict:
     proc = subprocess.run([sys.executable, str(CASES), case, str(limit_mib)], capture_output=True, text=True,
-                          timeout=1200, env={'OMP_NUM_THREADS': '1', 'PATH': '/usr/bin:/bin'})
+                          timeout=1200, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert proc.returncode == 0, f'{case} under {limit_mib} MiB failed:\n{proc.stderr[-3000:]}'
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -195,7 +196,7 @@ def test_split_blocks_respect_the_budget(monkeypatch):
 # greedy matching: row blocks once exact rounds stall
 # ---------------------------------------------------------------------------------------------------------
 def test_stalled_greedy_switches_to_row_blocks_and_stays_greedy(monkeypatch):
-    sys.path.insert(0, str(CASES.parent))
+    monkeypatch.syspath_prepend(str(CASES.parent))
     from memory_cases import near_tied
     import psqe_pyg.ops.dense_match as dm
 
