@@ -155,15 +155,14 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
         return reference.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
 
     with torch.no_grad():
-        if is_sparse(x) or is_sparse(y):
-            if comm.is_distributed():
-                raise NotImplementedError(f'{who}: sparse inputs under torch.distributed; pass dense rows')
-            out = _sparse_tiled(run, x, y, k, col_best)
-        elif comm.is_distributed():  # y's rows sharded over the ranks, top-k lists merged
+        local = run
+        if is_sparse(x) or is_sparse(y):  # dense tiles of the sparse rows, per rank's shard when distributed
+            local = lambda a, b: _sparse_tiled(run, a, b, k, col_best)  # noqa: E731
+        if comm.is_distributed():  # y's rows sharded over the ranks, top-k lists merged
             tiles = sharded_join.column_align(impl, x.device, int(tile_cols))
-            out = sharded_join.sharded_sim_topk(run, x, y, k, col_best, tiles)
+            out = sharded_join.sharded_sim_topk(local, x, y, k, col_best, tiles)
         else:
-            out = run(x, y)
+            out = local(x, y)
     values, indices, col_values, col_indices = out
     if not col_best:
         col_values = col_indices = None
