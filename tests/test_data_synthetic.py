@@ -17,6 +17,8 @@ def assert_same(a, b):
         for key in s1.keys():
             v1, v2 = s1[key], s2[key]
             if isinstance(v1, torch.Tensor):
+                assert v1.layout == v2.layout, key  # bags are sparse COO: compare their dense values
+                v1, v2 = (v.to_dense() if v.layout != torch.strided else v for v in (v1, v2))
                 assert v1.dtype == v2.dtype and torch.equal(v1, v2), key
             else:
                 assert v1 == v2, key

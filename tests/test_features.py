@@ -252,6 +252,8 @@ def test_relation_bag_exact_counts():
     edge_type = torch.tensor([2, 2, 0, 2, 0, 3, 3, 1])
     assert relation_frequency_order(edge_type, 4).tolist() == [2, 0, 3, 1]
     bag = relation_bag(edge_index, edge_type, num_nodes=4, num_relations=4, dim=6)  # keep top 3
+    assert bag.layout == torch.sparse_coo and bag.is_coalesced()  # never N x vocabulary dense
+    bag = bag.to_dense()
     # columns: out r2, out r0, out r3 | in r2, in r0, in r3; r1 (edge 2->1) is dropped
     expected = torch.tensor([
         # e0: out 0->1 r2, 0->2 r2, 0->0 r3 (self loop: out and in); in 3->0 r0, 0->0 r3
@@ -271,7 +273,7 @@ def test_relation_bag_ties_and_padding():
     # r1 and r0 tie (one edge each): lower id first. Fewer types than dim//2: zero padding.
     edge_index = torch.tensor([[0, 1], [1, 0]])
     edge_type = torch.tensor([1, 0])
-    bag = relation_bag(edge_index, edge_type, 2, 3, dim=8)
+    bag = relation_bag(edge_index, edge_type, 2, 3, dim=8).to_dense()
     expected = torch.zeros(2, 8)
     expected[1, 0] = 1  # 1->0 is r0 (rank 0), out
     expected[0, 4] = 1  # ... in at entity 0
@@ -280,7 +282,7 @@ def test_relation_bag_ties_and_padding():
     assert torch.equal(bag, expected)
     # isolated entities / no edges
     assert torch.equal(relation_bag(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, dtype=torch.long),
-                                    3, 2, dim=4), torch.zeros(3, 4))
+                                    3, 2, dim=4).to_dense(), torch.zeros(3, 4))
 
 
 def test_relation_bag_shared_rank_dimension():
@@ -288,7 +290,7 @@ def test_relation_bag_shared_rank_dimension():
     ei = torch.tensor([[0, 0, 1], [1, 2, 2]])
     b1 = relation_bag(ei, torch.tensor([5, 5, 1]), 3, 6, dim=4)
     b2 = relation_bag(ei, torch.tensor([0, 0, 3]), 3, 4, dim=4)
-    assert torch.equal(b1, b2)
+    assert torch.equal(b1.to_dense(), b2.to_dense())
 
 
 def test_relation_bag_errors():
@@ -341,13 +343,15 @@ def test_attribute_vocab_and_bag():
     assert attribute_vocab(src, None, max_size=10) == ['name', 'birthdate']
 
     bag = attribute_bag(src, vocab)
+    assert bag.layout == torch.sparse_coo
+    bag = bag.to_dense()
     assert bag.shape == (3, 6) and bag.dtype == torch.float32
     assert torch.equal(bag, torch.tensor([[1, 1, 0, 0, 0, 0],
                                           [0, 1, 0, 0, 0, 0],
                                           [0, 0, 0, 0, 0, 0]], dtype=torch.float32))
-    counts = attribute_bag(src, vocab, binary=False)
+    counts = attribute_bag(src, vocab, binary=False).to_dense()
     assert counts[1, 1] == 2  # 'name' listed twice
-    tbag = attribute_bag(tgt, vocab)
+    tbag = attribute_bag(tgt, vocab).to_dense()
     assert torch.equal(tbag, torch.tensor([[0, 0, 0, 1, 1, 0],
                                            [0, 0, 0, 0, 0, 0],
                                            [1, 0, 1, 0, 0, 1]], dtype=torch.float32))
@@ -377,12 +381,12 @@ def test_relation_bag_device(device):
     g = torch.Generator().manual_seed(0)
     ei = torch.randint(0, 50, (2, 400), generator=g)
     et = torch.randint(0, 30, (400,), generator=g)
-    ref = relation_bag(ei, et, 50, 30, dim=20)
-    out = relation_bag(ei.to(device), et.to(device), 50, 30, dim=20)
+    ref = relation_bag(ei, et, 50, 30, dim=20).to_dense()
+    out = relation_bag(ei.to(device), et.to(device), 50, 30, dim=20).to_dense()
     assert out.device.type == device
     assert torch.equal(out.cpu(), ref)
     # dim covering every relation: each triple counted once out, once in
-    full = relation_bag(ei.to(device), et.to(device), 50, 30, dim=60)
+    full = relation_bag(ei.to(device), et.to(device), 50, 30, dim=60).to_dense()
     assert full[:, :30].sum() == 400 and full[:, 30:].sum() == 400
 
 
@@ -425,7 +429,7 @@ def test_dbp15k_names_and_relations(shared_data):
     ei = torch.tensor([[loc1[h] for h, _, _ in triples], [loc1[t] for _, _, t in triples]])
     et = torch.tensor([rloc[r] for _, r, _ in triples])
     assert (len(triples), len(rels)) == (105998, 903)
-    bag = relation_bag(ei, et, len(ids1), len(rels), dim=1000)
+    bag = relation_bag(ei, et, len(ids1), len(rels), dim=1000).to_dense()
     assert bag.shape == (19661, 1000)
     kept = relation_frequency_order(et, len(rels))[:500]
     n_kept = int(torch.isin(et, kept).sum())

@@ -113,13 +113,19 @@ def compact_for_disk(data: HeteroData) -> HeteroData:
     return out
 
 
+#: Node features that stay sparse COO in memory (relation / attribute bags, ``[N, vocabulary]``): they are never
+#: expanded to dense on load (~4 GB per bag and side at a million entities).
+SPARSE_FEATURES = ('x_attr', 'x_rel')
+
+
 def expand_from_disk(data: HeteroData) -> HeteroData:
-    r"""Undoes :func:`compact_for_disk` in place."""
+    r"""Undoes :func:`compact_for_disk` in place, except that the bags (:data:`SPARSE_FEATURES`) stay sparse: the
+    values are the same, the consumers read sparse bags (:mod:`psqe_pyg.ops.rows`)."""
     for store in data.node_stores:
         for key in list(store.keys()):
             value = store[key]
             if isinstance(value, Tensor) and value.layout == torch.sparse_coo:
-                store[key] = value.to_dense()
+                store[key] = value.coalesce() if key in SPARSE_FEATURES else value.to_dense()
         packed = store.get('psqe_packed_lists')
         if packed is not None:
             del store['psqe_packed_lists']

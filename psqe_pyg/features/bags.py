@@ -10,8 +10,9 @@ The bags here make the columns of the two KGs comparable without any alignment i
   (``http://dbpedia.org/property/birthDate`` -> ``birthdate``) over both KGs, which lines up the
   attributes that share a name.
 
-All functions are deterministic (ties broken by id or alphabetically) and return dense ``float32``
-tensors; normalise them before use (PSQE does).
+All functions are deterministic (ties broken by id or alphabetically) and return coalesced sparse COO
+``float32`` tensors ``[N, vocabulary]`` (memory O(nonzeros), never ``N x vocabulary``; ``.to_dense()`` gives
+the matrix); normalise them before use (PSQE does, with :func:`psqe_pyg.ops.rows.normalize_rows`).
 """
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ __all__ = [
     'relation_frequency_order',
 ]
 
-
-
-
+def _sparse_counts(row: Tensor, col: Tensor, shape: tuple[int, int], device: torch.device) -> Tensor:
+    """Coalesced sparse COO ``float32`` ``shape``: the number of times each ``(row, col)`` occurs."""
+    ones = torch.ones(row.numel(), dtype=torch.float32, device=device)
+    return torch.sparse_coo_tensor(torch.stack([row, col]), ones, shape, device=device,
+                                   check_invariants=False).coalesce()
 
 
 def relation_frequency_order(edge_type: Tensor, num_relations: int) -> Tensor:
@@ -50,7 +53,7 @@ def relation_frequency_order(edge_type: Tensor, num_relations: int) -> Tensor:
 
 def relation_bag(edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_relations: int,
                  dim: int = 1000) -> Tensor:
-    r"""Bag of incident relation types per entity -> ``float32`` ``[num_nodes, dim]`` of edge counts.
+    r"""Bag of incident relation types per entity -> sparse COO ``float32`` ``[num_nodes, dim]`` of edge counts.
 
     Only the ``dim // 2`` most frequent relation types of this KG are kept, ordered by descending
     frequency (ties by ascending relation id; see :func:`relation_frequency_order`):
@@ -63,7 +66,8 @@ def relation_bag(edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_rela
     dimension with a comparable meaning (rank j in KG1 vs rank j in KG2), with no alignment needed.
     If the KG has fewer than ``dim // 2`` relation types the remaining columns are zero; edges of types
     beyond the cut are ignored. A self-loop counts once as outgoing and once as incoming. The output
-    is raw counts (not normalised) on ``edge_index``'s device.
+    is raw counts (not normalised), a coalesced sparse COO tensor on ``edge_index``'s device (memory
+    O(E), never ``num_nodes x dim``).
 
     Args:
         edge_index: ``[2, E]`` head -> tail, local entity ids in ``[0, num_nodes)``.
@@ -91,18 +95,16 @@ def relation_bag(edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_rela
 
     device = edge_index.device
     half = dim // 2
-    out = torch.zeros(num_nodes * dim, dtype=torch.float32, device=device)
     if edge_type.numel() == 0 or num_nodes == 0:
-        return out.view(num_nodes, dim)
+        empty = torch.empty(0, dtype=torch.long, device=device)
+        return _sparse_counts(empty, empty, (num_nodes, dim), device)
     order = relation_frequency_order(edge_type, num_relations)[:half].to(device)
     rank = torch.full((num_relations,), -1, dtype=torch.long, device=device)
     rank[order] = torch.arange(order.numel(), device=device)
     r = rank[edge_type.to(device)]
     keep = r >= 0
     r, head, tail = r[keep], edge_index[0, keep], edge_index[1, keep]
-    idx = torch.cat([head * dim + r, tail * dim + half + r])
-    out.index_add_(0, idx, torch.ones(idx.numel(), dtype=torch.float32, device=device))
-    return out.view(num_nodes, dim)
+    return _sparse_counts(torch.cat([head, tail]), torch.cat([r, half + r]), (num_nodes, dim), device)
 
 
 def normalize_attribute(name: str) -> str:
@@ -170,7 +172,7 @@ def attribute_vocab(attrs_src: Sequence[Iterable[str]], attrs_tgt: Sequence[Iter
 
 
 def attribute_bag(attrs: Sequence[Iterable[str]], vocab: Sequence[str], *, binary: bool = True) -> Tensor:
-    r"""Bag of attributes per entity -> ``float32`` ``[len(attrs), len(vocab)]``.
+    r"""Bag of attributes per entity -> sparse COO ``float32`` ``[len(attrs), len(vocab)]`` (coalesced).
 
     Column ``j`` is ``vocab[j]`` (from :func:`attribute_vocab`); attribute names and vocabulary entries
     are normalised with :func:`normalize_attribute` before lookup and names outside the vocabulary are ignored. With
@@ -189,13 +191,10 @@ def attribute_bag(attrs: Sequence[Iterable[str]], vocab: Sequence[str], *, binar
             raise ValueError(f'{who}: vocab[{j}]={a!r} repeats vocab[{col[key]}] after normalisation')
         col[key] = j
     sets = _normalized_sets(attrs, 'attrs', who)
-    d = len(col)
-    out = torch.zeros(len(sets) * d, dtype=torch.float32)
-    idx = [i * d + col[a] for i, row in enumerate(sets) for a in row if a in col]
-    if idx:
-        t = torch.tensor(idx, dtype=torch.long)
-        if binary:
-            out[t] = 1.0
-        else:
-            out.index_add_(0, t, torch.ones(t.numel(), dtype=torch.float32))
-    return out.view(len(sets), d)
+    pairs = [(i, col[a]) for i, row in enumerate(sets) for a in row if a in col]
+    idx = torch.tensor(pairs, dtype=torch.long, device='cpu').view(-1, 2).t()
+    out = _sparse_counts(idx[0], idx[1], (len(sets), len(col)), torch.device('cpu'))
+    if binary:
+        out = torch.sparse_coo_tensor(out.indices(), torch.ones_like(out.values()), out.shape,
+                                      is_coalesced=True, check_invariants=False)
+    return out

@@ -24,6 +24,7 @@ from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
 from psqe_pyg.nn.losses import bidirectional_info_nce
 from psqe_pyg.ops.matching import tie_break_order
 from psqe_pyg.pair.graph import union_edge_index
+from psqe_pyg.ops.rows import normalize_rows
 from psqe_pyg.pair.modalities import image_mask, pair_features
 from psqe_pyg.pair.schema import SIDES
 
@@ -104,7 +105,7 @@ def aligner_inputs(data: HeteroData) -> AlignerInputs:
             continue
         if modality == 'img':
             pair = tuple(x * image_mask(data, nt).unsqueeze(-1) for x, nt in zip(pair, SIDES))
-        features[modality] = F.normalize(torch.cat(pair), dim=-1)
+        features[modality] = normalize_rows(torch.cat(pair))  # a sparse bag stays sparse
     if not features:
         raise ValueError('the pair has no entity features: expected at least one of '
                          f"{', '.join(MODALITY_FIELDS.values())} on data['src'] and data['tgt']")

@@ -102,6 +102,10 @@ def all_finite(t: Tensor, chunk_elems: int = 1 << 20) -> bool:
     A finite sum proves it (a NaN, an inf or both signs of inf make the sum NaN or inf); only when the
     sum overflows are the rows checked exactly, chunk by chunk.
     """
+    if t.layout == torch.sparse_coo:
+        t = t.coalesce().values()  # only the stored entries can be non-finite
+    elif t.layout == torch.sparse_csr:
+        t = t.values()
     if t.numel() == 0:
         return True
     if bool(torch.isfinite(t.sum())):

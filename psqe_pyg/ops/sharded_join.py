@@ -12,6 +12,7 @@ from torch import Tensor
 
 from psqe_pyg.distributed import comm
 from psqe_pyg.ops import reference
+from psqe_pyg.ops.rows import is_sparse, select_rows
 
 # Column-tile width of each backend's default tiling (csrc/ops.h kDefaultTileCols for the CPU kernel, the
 # reference's DEFAULT_TILE_COLS, and the CUDA kernel's unfused 8192 columns, a multiple of its fused 64).
@@ -56,7 +57,7 @@ def sharded_sim_topk(local: LocalJoin, x: Tensor, y: Tensor, k: int, col_best: b
     """:func:`psqe_pyg.ops.sim_topk` over the ranks of the default group, every rank holding the same ``x [N, d]``
     and ``y [M, d]``.
 
-    ``local(x, y_shard)`` is the single-process join (it returns values, indices local to the shard, column best
+    ``local(x, y_shard)`` is the single-process join (``y`` may be sparse: its shard is gathered sparse) (it returns values, indices local to the shard, column best
     values and rows); this rank runs it on its shard of ``y`` (:func:`~psqe_pyg.distributed.comm.shard_range`
     with ``align``). float16/bfloat16 inputs are joined in float32 (as the kernels score them) and the merged
     values rounded back, so ties are judged on the same scores as in one process. Returns the merged
@@ -70,12 +71,14 @@ def sharded_sim_topk(local: LocalJoin, x: Tensor, y: Tensor, k: int, col_best: b
         x, y = x.float(), y.float()
     start, end = comm.shard_range(m, align)
     if end > start:
-        values, indices, col_values, col_indices = local(x, y[start:end])
+        shard = select_rows(y, torch.arange(start, end, device=y.device)) if is_sparse(y) else y[start:end]
+        values, indices, col_values, col_indices = local(x, shard)
         indices = indices + start
     else:  # nothing to score here: an empty list (the kernels need not accept an empty y)
-        values = x.new_empty(n, 0)
+        values = torch.empty(n, 0, dtype=x.dtype, device=x.device)
         indices = torch.empty(n, 0, dtype=torch.long, device=x.device)
-        col_values, col_indices = x.new_empty(0), torch.empty(0, dtype=torch.long, device=x.device)
+        col_values = torch.empty(0, dtype=x.dtype, device=x.device)
+        col_indices = torch.empty(0, dtype=torch.long, device=x.device)
     if kk > 0:
         pad = kk - values.size(1)  # this shard has fewer than k columns: pad with -inf at index m (sorts last)
         if pad > 0:

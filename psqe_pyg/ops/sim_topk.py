@@ -1,4 +1,5 @@
 """Tiled top-k inner-product search (``sim_topk``) and mutual nearest neighbours (``mutual_nn``)."""
+import math
 from typing import NamedTuple
 
 import torch
@@ -7,6 +8,12 @@ from torch import Tensor
 from psqe_pyg.distributed import comm
 from psqe_pyg.ops import _faiss, reference, sharded_join
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
+from psqe_pyg.ops.rows import TILE_ELEMS, gather_rows, is_sparse
+
+# Sparse inputs are scored on dense tiles whose rows / columns are multiples of every backend's own tile
+# (256 / 512 rows, 2048 / 4096 / 8192 columns), so every score is computed by the GEMM shape the dense input
+# would get: the result is the dense one bit for bit.
+_ROW_ALIGN, _COL_ALIGN = 1024, 8192
 
 BACKENDS = ('cpp', 'cuda', 'torch', 'faiss')
 
@@ -53,6 +60,49 @@ def _faiss_sim_topk(x: Tensor, y: Tensor, k: int, col_best: bool) -> tuple[Tenso
     return values, indices, col_values, col_indices
 
 
+def _aligned_rows(d: int, align: int) -> int:
+    return max(align, TILE_ELEMS // max(d, 1) // align * align)
+
+
+def _sparse_tiled(run, x: Tensor, y: Tensor, k: int, col_best: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``run`` over dense tiles of a sparse ``x`` and/or ``y`` (each within about :data:`TILE_ELEMS`
+    elements), the per-tile top-k lists merged by value descending, ties by the lower index."""
+    n, m, d = x.size(0), y.size(0), x.size(1)
+    kk, dev = min(k, m), x.device
+    rx, cy = _aligned_rows(d, _ROW_ALIGN), _aligned_rows(d, _COL_ALIGN)
+    x, y = (t.to_sparse_csr() if t.layout == torch.sparse_coo else t for t in (x, y))  # rows by pointer
+
+    def tile(t: Tensor, start: int, size: int) -> Tensor:
+        if not is_sparse(t):
+            return t[start:start + size]
+        return gather_rows(t, torch.arange(start, min(start + size, t.size(0)), device=dev))
+
+    values = torch.empty(n, kk, dtype=x.dtype, device=dev)
+    indices = torch.empty(n, kk, dtype=torch.long, device=dev)
+    col_values = torch.full((m if col_best else 0,), -math.inf, dtype=x.dtype, device=dev)
+    col_indices = torch.full((m if col_best else 0,), -1, dtype=torch.long, device=dev)
+    if n == 0 or m == 0:
+        return values, indices, col_values, col_indices
+    for r0 in range(0, n, rx):
+        xt = tile(x, r0, rx)
+        run_v = run_i = None
+        for c0 in range(0, m, cy):
+            v, i, cv, ci = run(xt, tile(y, c0, cy))
+            i = i + c0
+            if run_v is None:
+                run_v, run_i = v, i
+            else:
+                run_v, run_i = reference.order_desc(torch.cat([run_v, v], 1), torch.cat([run_i, i], 1))
+                run_v, run_i = run_v[:, :kk], run_i[:, :kk]
+            if col_best:  # earlier row tiles hold lower rows: they win ties
+                best_v, best_i = col_values[c0:c0 + cy], col_indices[c0:c0 + cy]
+                better = (cv > best_v) | (best_i < 0)
+                best_v[better] = cv[better]
+                best_i[better] = ci[better] + r0
+        values[r0:r0 + rx], indices[r0:r0 + rx] = run_v, run_i
+    return values, indices, col_values, col_indices
+
+
 def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: str = 'auto',
              tile_rows: int = 0, tile_cols: int = 0) -> SimTopK:
     r"""Top-``k`` inner products of every row of ``x`` against the rows of ``y``, without an ``N x M`` matrix.
@@ -61,8 +111,11 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
     top-k per row and, with ``col_best=True``, each y row's best x row in the same pass.
 
     Args:
-        x: ``[N, d]`` floating (float16/bfloat16 are scored in float32; values come back in x's dtype).
-        y: ``[M, d]`` with x's dtype and device.
+        x: ``[N, d]`` floating (float16/bfloat16 are scored in float32; values come back in x's dtype),
+            dense or sparse (COO/CSR, e.g. relation / attribute bags): a sparse input is scored on dense tiles
+            of at most about :data:`~psqe_pyg.ops.rows.TILE_ELEMS` elements (default ``2**24``) aligned to the
+            backend's tiles, so the result is the dense input's bit for bit and ``N x d`` is never densified.
+        y: ``[M, d]`` with x's dtype and device, dense or sparse.
         k: neighbours per row, ``>= 1``; more than ``M`` gives ``M``.
         col_best: also return, per y row, the best x row.
         backend: ``'auto'`` (the compiled kernel for x's device if there is one, and on CUDA only once the
@@ -102,11 +155,14 @@ def sim_topk(x: Tensor, y: Tensor, k: int, *, col_best: bool = False, backend: s
         return reference.sim_topk(x, y, k, int(tile_rows), int(tile_cols), bool(col_best))
 
     with torch.no_grad():
+        local = run
+        if is_sparse(x) or is_sparse(y):  # dense tiles of the sparse rows, per rank's shard when distributed
+            local = lambda a, b: _sparse_tiled(run, a, b, k, col_best)  # noqa: E731
         if comm.is_distributed():  # y's rows sharded over the ranks, top-k lists merged
             tiles = sharded_join.column_align(impl, x.device, int(tile_cols))
-            out = sharded_join.sharded_sim_topk(run, x, y, k, col_best, tiles)
+            out = sharded_join.sharded_sim_topk(local, x, y, k, col_best, tiles)
         else:
-            out = run(x, y)
+            out = local(x, y)
     values, indices, col_values, col_indices = out
     if not col_best:
         col_values = col_indices = None

@@ -2,6 +2,11 @@
 
 Notation of DESIGN §4: P(e) is the primary modality (the image where the entity has one, else its name),
 A(e) the attribute features, R(e) the relation features, n(.) row-wise L2 normalisation.
+
+A and R may be sparse COO tensors (the bags of :mod:`psqe_pyg.features.bags`): they stay sparse here and
+are densified only by row tiles (:mod:`psqe_pyg.ops.rows`, at most
+:data:`~psqe_pyg.ops.rows.TILE_ELEMS` elements a tile), so no function allocates ``N x vocabulary``; the
+values are bit for bit those of the dense computation.
 """
 from typing import NamedTuple
 
@@ -10,6 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from psqe_pyg.ops._backend import all_finite
+from psqe_pyg.ops.rows import TILE_ELEMS, cat_columns, gather_rows, normalize_rows, tile_rows
 from psqe_pyg.pair.schema import SIDES
 
 MODALITIES = ('x_img', 'x_name', 'x_attr', 'x_rel')
@@ -18,12 +25,13 @@ MODALITIES = ('x_img', 'x_name', 'x_attr', 'x_rel')
 class Modalities(NamedTuple):
     """The modality blocks of one KG; a block is ``None`` when the pair lacks it."""
     primary: Tensor | None  # [N, d_img + d_name], zero-padded: the image block where img_mask, else the name block
-    attr: Tensor | None  # [N, d_attr]
-    rel: Tensor | None  # [N, d_rel]
+    attr: Tensor | None  # [N, d_attr], dense or sparse COO
+    rel: Tensor | None  # [N, d_rel], dense or sparse COO
 
 
 def pair_features(data: HeteroData, name: str) -> tuple[Tensor, Tensor] | None:
-    """``(src, tgt)``: the feature ``name`` of both KGs, as float32, or ``None`` when neither KG has it.
+    """``(src, tgt)``: the feature ``name`` of both KGs, as float32 (a sparse tensor stays sparse), or ``None``
+    when neither KG has it.
 
     Raises a :class:`ValueError` naming the tensor when it is present on one side only, is not a 2-D float
     tensor with one row per entity, holds NaN/inf, or has different widths on the two sides.
@@ -44,7 +52,7 @@ def pair_features(data: HeteroData, name: str) -> tuple[Tensor, Tensor] | None:
         if x.size(0) != data[nt].num_nodes:
             raise ValueError(f"data['{nt}'].{name} has {x.size(0)} rows, expected one per entity "
                              f"({data[nt].num_nodes})")
-        if not torch.isfinite(x).all():
+        if not all_finite(x):
             raise ValueError(f"data['{nt}'].{name} holds NaN or inf values")
         xs.append(x.float())
     if xs[0].size(1) != xs[1].size(1):
@@ -77,7 +85,8 @@ def _primary(img: Tensor | None, name: Tensor | None, mask: Tensor | None) -> Te
 
 
 def get_modalities(data: HeteroData) -> tuple[Modalities, Modalities]:
-    """Returns the normalised modality blocks of ``'src'`` and ``'tgt'``.
+    """Returns the normalised modality blocks of ``'src'`` and ``'tgt'`` (sparse attribute / relation bags stay
+    sparse).
 
     Raises a :class:`ValueError` naming the tensor when a modality is malformed, present on one side only,
     or when the pair has no modality at all.
@@ -91,26 +100,49 @@ def get_modalities(data: HeteroData) -> tuple[Modalities, Modalities]:
         get = lambda name: None if feats[name] is None else feats[name][i]  # noqa: E731
         out.append(Modalities(
             primary=_primary(get('x_img'), get('x_name'), None if get('x_img') is None else image_mask(data, nt)),
-            attr=None if get('x_attr') is None else F.normalize(get('x_attr'), dim=-1),
-            rel=None if get('x_rel') is None else F.normalize(get('x_rel'), dim=-1),
+            attr=None if get('x_attr') is None else normalize_rows(get('x_attr')),
+            rel=None if get('x_rel') is None else normalize_rows(get('x_rel')),
         ))
     return out[0], out[1]
 
 
-def fuse(blocks: list[Tensor | None], weights: list[float]) -> Tensor:
-    """Concatenates ``weight * n(block)`` over the blocks that are present: ``[N, sum d]``."""
-    parts = [w * F.normalize(b, dim=-1) for b, w in zip(blocks, weights) if b is not None and w != 0]
-    if not parts:
+def fuse(blocks: list[Tensor | None], weights: list[float], rows: Tensor | None = None) -> Tensor:
+    """Concatenates ``weight * n(block)`` over the blocks that are present: dense ``[N, sum d]``, or only the
+    rows ``rows`` (``[len(rows), sum d]``, gathered before anything is densified). Blocks may be sparse."""
+    present = [(b, w) for b, w in zip(blocks, weights) if b is not None and w != 0]
+    if not present:
         raise ValueError('no modality with a non-zero weight is present')
+    if rows is None and any(b.layout != torch.strided for b, _ in present):
+        rows = torch.arange(present[0][0].size(0), device=present[0][0].device)
+    parts = [w * F.normalize(b if rows is None else gather_rows(b, rows), dim=-1) for b, w in present]
     return torch.cat(parts, dim=-1)
 
 
-def fused_features(mods: Modalities, weights: tuple[float, float, float]) -> Tensor:
-    """f(e) = [w_P n(P) || w_A n(A) || w_R n(R)] over the present modalities: ``[N, d]``."""
-    return fuse([mods.primary, mods.attr, mods.rel], list(weights))
+def fused_features(mods: Modalities, weights: tuple[float, float, float], rows: Tensor | None = None) -> Tensor:
+    """f(e) = [w_P n(P) || w_A n(A) || w_R n(R)] over the present modalities: dense ``[N, d]`` (or the rows
+    ``rows`` only, ``[len(rows), d]``)."""
+    return fuse([mods.primary, mods.attr, mods.rel], list(weights), rows)
+
+
+def fused_pair(src: Modalities, tgt: Modalities, weights: tuple[float, float, float],
+               budget: int = TILE_ELEMS) -> Tensor:
+    """``[N_src + N_tgt, d]``: the fused features of both KGs in one dense buffer, written in row tiles of at most
+    ``budget`` elements (no per-side copy, no dense copy of a sparse block)."""
+    first = next(b for b in src if b is not None)
+    sizes = [next(b for b in mods if b is not None).size(0) for mods in (src, tgt)]
+    width = fused_features(src, weights, rows=torch.zeros(0, dtype=torch.long, device=first.device)).size(1)
+    out = torch.empty(sum(sizes), width, dtype=first.dtype, device=first.device)
+    step, offset = tile_rows(width, budget), 0
+    for mods, n in zip((src, tgt), sizes):
+        for start in range(0, n, step):
+            rows = torch.arange(start, min(start + step, n), device=first.device)
+            out[offset + start:offset + start + rows.numel()] = fused_features(mods, weights, rows)
+        offset += n
+    return out
 
 
 def secondary_features(mods: Modalities) -> Tensor | None:
-    """n([n(R) || n(A)]) over the present secondary modalities, or ``None`` when there is none."""
-    parts = [b for b in (mods.rel, mods.attr) if b is not None]
-    return F.normalize(torch.cat(parts, dim=-1), dim=-1) if parts else None
+    """n([n(R) || n(A)]) over the present secondary modalities (sparse when a bag is sparse), or ``None`` when
+    there is none."""
+    parts = [b for b in (mods.rel, mods.attr) if b is not None]  # already n(R), n(A)
+    return normalize_rows(cat_columns(parts)) if parts else None

@@ -238,12 +238,15 @@ def _check_tensor(t, what: str, *, dtype_kind: str, ndim: int, shape0: int | Non
         _fail(what, f'expected size {shape0} in dimension 0, got shape {tuple(t.shape)}')
     if shape1 is not None and t.size(1) != shape1:
         _fail(what, f'expected size {shape1} in dimension 1, got shape {tuple(t.shape)}')
+    # a sparse bag: only its stored entries can be non-finite
+    sparse = t.layout == torch.sparse_coo
+    vals = t.coalesce().values() if sparse else t
     # a sum is finite iff every entry is, barring overflow (then the exact check decides)
-    if dtype_kind == 'float' and t.numel() and not bool(torch.isfinite(t.sum())) and \
-            not bool(torch.isfinite(t).all()):
-        bad = ~torch.isfinite(t)
-        row = int(bad.nonzero()[0, 0])
-        kind = 'NaN' if bool(torch.isnan(t).any()) else 'infinite values'
+    if dtype_kind == 'float' and vals.numel() and not bool(torch.isfinite(vals.sum())) and \
+            not bool(torch.isfinite(vals).all()):
+        first = (~torch.isfinite(vals)).nonzero()[0]
+        row = int(t.coalesce().indices()[0, first[0]]) if sparse else int(first[0])
+        kind = 'NaN' if bool(torch.isnan(vals).any()) else 'infinite values'
         _fail(what, f'contains {kind} (first in row {row})')
     return t
 

@@ -8,7 +8,8 @@ from torch_geometric.transforms import BaseTransform
 from psqe_pyg import ops
 from psqe_pyg._init_args import args_repr
 from psqe_pyg.ops.dense_match import greedy_dense_match
-from psqe_pyg.pair.modalities import fused_features, get_modalities, secondary_features
+from psqe_pyg.ops.rows import select_rows
+from psqe_pyg.pair.modalities import fused_pair, get_modalities, secondary_features
 from psqe_pyg.pair.seeds import Seeds, set_seeds
 from psqe_pyg.transforms import defaults as D
 
@@ -33,7 +34,12 @@ class ClusterResample(BaseTransform):
     over the clusters in proportion to their size (DESIGN §4, stage 1).
 
     Inside each cluster, source x target pairs are scored by ``match_on`` features and ``q_c`` pairs are
-    taken by greedy one-to-one matching. Writes ``('src', 'pseudo_seed', 'tgt')`` with ``stage = 1`` and the
+    taken by greedy one-to-one matching.
+
+    Memory: the fused features of both KGs are one dense ``[N_src + N_tgt, d_fused]`` buffer (k-means takes
+    dense rows), written in row tiles; sparse bags are never densified beyond a tile of
+    :data:`~psqe_pyg.ops.rows.TILE_ELEMS` elements (the secondary features stay sparse and are scored tile by
+    tile, :func:`~psqe_pyg.ops.sim_topk`). Writes ``('src', 'pseudo_seed', 'tgt')`` with ``stage = 1`` and the
     cluster of every entity as ``data['src'].cluster`` / ``data['tgt'].cluster`` ``[N]``. Never reads the
     gold links.
 
@@ -66,11 +72,11 @@ class ClusterResample(BaseTransform):
 
     def forward(self, data: HeteroData) -> HeteroData:
         src, tgt = get_modalities(data)
-        f_src, f_tgt = fused_features(src, self.weights), fused_features(tgt, self.weights)
-        n_src = f_src.size(0)
-        k = min(self.num_clusters, n_src + f_tgt.size(0))
-        result = ops.kmeans(torch.cat([f_src, f_tgt]), k, iters=self.kmeans_iters, seed=self.seed,
-                            backend=self.backend)
+        fused = fused_pair(src, tgt, self.weights)  # the one dense copy: k-means takes dense rows
+        n_src = data['src'].num_nodes
+        f_src, f_tgt = fused[:n_src], fused[n_src:]
+        k = min(self.num_clusters, fused.size(0))
+        result = ops.kmeans(fused, k, iters=self.kmeans_iters, seed=self.seed, backend=self.backend)
         c_src, c_tgt = result.assignment[:n_src], result.assignment[n_src:]
         quota = cluster_quotas(c_src, c_tgt, k, self.budget)
 
@@ -87,7 +93,8 @@ class ClusterResample(BaseTransform):
             if quota[c] == 0:
                 continue
             rows, cols = (c_src == c).nonzero().view(-1), (c_tgt == c).nonzero().view(-1)
-            match = greedy_dense_match(m_src[rows], m_tgt[cols], int(quota[c]), seed=self.seed, backend=self.backend)
+            match = greedy_dense_match(select_rows(m_src, rows), select_rows(m_tgt, cols), int(quota[c]),
+                                       seed=self.seed, backend=self.backend)
             seeds = seeds.cat(Seeds.of(rows[match.row], cols[match.col], match.score, stage=1))
         log.info('ClusterResample: %d seeds from %d clusters (quotas %s)', len(seeds), k, quota.tolist())
 

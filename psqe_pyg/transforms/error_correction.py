@@ -31,8 +31,8 @@ class ErrorCorrection(BaseTransform):
         if len(seeds) == 0:
             return data
         src, tgt = get_modalities(data)
-        f_src = fused_features(src, self.weights)[seeds.edge_index[0]]
-        f_tgt = fused_features(tgt, self.weights)[seeds.edge_index[1]]
+        f_src = fused_features(src, self.weights, rows=seeds.edge_index[0])  # [S, d]: the seeds' rows only
+        f_tgt = fused_features(tgt, self.weights, rows=seeds.edge_index[1])
         best = ops.sim_topk(f_src, f_tgt, 1, backend=self.backend).values[:, 0]
         own = (f_src * f_tgt).sum(dim=-1)
         keep = own >= best - self.tol

@@ -56,7 +56,9 @@ class GlobalResample(BaseTransform):
     def _train(self, data: HeteroData, src: Modalities, tgt: Modalities, seeds: Seeds) -> dict[str, Tensor]:
         cat = lambda a, b: None if a is None else torch.cat([a, b])  # noqa: E731
         primary = cat(src.primary, tgt.primary)
-        views = {name: cat(getattr(src, name), getattr(tgt, name)) for name in ('attr', 'rel')
+        # The encoder maps every view with a dense linear layer: sparse bags are densified here, the one
+        # [N, vocabulary] copy left (a sparse product would round differently and change the seeds).
+        views = {name: cat(*(getattr(m, name).to_dense() for m in (src, tgt))) for name in ('attr', 'rel')
                  if getattr(src, name) is not None}
         num_nodes = data['src'].num_nodes + data['tgt'].num_nodes
         edge_index, _ = add_self_loops(union_edge_index(data), num_nodes=num_nodes)

@@ -1,6 +1,6 @@
 import logging
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,7 @@ from torch_geometric.utils import index_to_mask
 from psqe_pyg import ops
 from psqe_pyg._init_args import args_repr
 from psqe_pyg.ops.matching import tie_break_rank
+from psqe_pyg.ops.rows import gather_rows, is_sparse
 from psqe_pyg.pair.graph import csr_neighbors
 from psqe_pyg.pair.modalities import Modalities, get_modalities
 from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
@@ -28,10 +29,18 @@ class Candidates(NamedTuple):
     score: Tensor  # [C]
 
 
+#: Most elements of one stage-3 scoring block (scores plus gathered features), default ``2**25``.
+BLOCK_ELEMS = 1 << 25
+
+RowFeatures = Callable[[Tensor], Tensor]  # ids [n] -> dense features [n, D]
+
+
 def expansion_features(mods: Modalities, views: dict[str, Tensor],
-                       weights: tuple[float, float, float]) -> Tensor:
-    r"""Features whose inner product is the stage-3 score :math:`\sum_m w_m \cos_m / \sum_m w_m`, where
-    each cosine compares n([n(raw_m) || n(learned_m)]) (just n(raw_m) when no view was learned): ``[N, D]``.
+                       weights: tuple[float, float, float], rows: Tensor) -> Tensor:
+    r"""Features of the entities ``rows`` whose inner product is the stage-3 score
+    :math:`\sum_m w_m \cos_m / \sum_m w_m`, where each cosine compares n([n(raw_m) || n(learned_m)]) (just
+    n(raw_m) when no view was learned): dense ``[len(rows), D]``, computed from those rows only (sparse bags
+    are gathered, never densified whole).
 
     Modalities the pair lacks drop out and the remaining weights are renormalised.
     """
@@ -41,7 +50,9 @@ def expansion_features(mods: Modalities, views: dict[str, Tensor],
     total = sum(w for _, _, w in blocks)
     parts = []
     for raw, learned, w in blocks:
-        x = raw if learned is None else torch.cat([F.normalize(raw, dim=-1), F.normalize(learned, dim=-1)], -1)
+        x = gather_rows(raw, rows)
+        if learned is not None:
+            x = torch.cat([F.normalize(x, dim=-1), F.normalize(learned[rows], dim=-1)], -1)
         parts.append(math.sqrt(w / total) * F.normalize(x, dim=-1))
     return torch.cat(parts, dim=-1)
 
@@ -54,16 +65,44 @@ def _padded_neighbors(rowptr: Tensor, col: Tensor, nodes: Tensor, width: int) ->
     return col[idx] if col.numel() > 0 else torch.zeros_like(idx), valid
 
 
+def _block_candidates(seed_idx: Tensor, a: Tensor, a_ok: Tensor, b: Tensor, b_ok: Tensor, feat_src: RowFeatures,
+                      feat_tgt: RowFeatures, threshold: Tensor, free_src: Tensor, free_tgt: Tensor) -> Candidates:
+    """The candidates of one block: seeds ``seed_idx [c]`` with neighbour ids ``a [c, p]``, ``b [c, q]`` (and their
+    validity masks), scored with one batched product ``[c, p, q]``."""
+    c, p, q = a.size(0), a.size(1), b.size(1)
+    g_a = feat_src(a.reshape(-1)).view(c, p, -1)
+    g_b = feat_tgt(b.reshape(-1)).view(c, q, -1)
+    score = torch.bmm(g_a, g_b.transpose(1, 2))  # [c, p, q]
+    ok = (a_ok & free_src[a]).unsqueeze(2) & (b_ok & free_tgt[b]).unsqueeze(1)
+    ok &= score >= threshold[seed_idx].view(-1, 1, 1)
+    i, pp, qq = ok.nonzero(as_tuple=True)
+    return Candidates(seed_idx[i], a[i, pp], b[i, qq], score[i, pp, qq])
+
+
+def _split_sizes(deg_u: int, deg_v: int, dim: int, max_elems: int) -> tuple[int, int]:
+    """Slice lengths ``(p, q)`` of one seed's ``N(u)`` and ``N(v)`` with ``p q + (p + q) dim <= max_elems``."""
+    side = max(1, int(math.isqrt(dim * dim + max_elems)) - dim)  # p = q = side fits
+    p = min(deg_u, side)
+    q = min(deg_v, max(1, (max_elems - p * dim) // (p + dim)))
+    return p, q
+
+
 def expansion_candidates(seeds: Tensor, nbr_src: tuple[Tensor, Tensor], nbr_tgt: tuple[Tensor, Tensor],
-                         g_src: Tensor, g_tgt: Tensor, threshold: Tensor, free_src: Tensor,
-                         free_tgt: Tensor, max_elems: int = 1 << 25) -> Candidates:
+                         feat_src: RowFeatures, feat_tgt: RowFeatures, threshold: Tensor, free_src: Tensor,
+                         free_tgt: Tensor, max_elems: int = BLOCK_ELEMS) -> Candidates:
     """Every pair of ``N(u) x N(v)`` over the seeds ``(u, v)`` of ``seeds [2, M]`` whose two ends are free and
-    whose score clears the seed's ``threshold [M]``.
+    whose score clears the seed's ``threshold [M]``; ``feat_src`` / ``feat_tgt`` give the features of the rows a
+    block needs (:func:`expansion_features`).
 
     Seeds are bucketed by the powers of two of their degrees and each bucket is scored with batched matrix
-    products over padded neighbour lists, in chunks of at most ``max_elems`` elements.
+    products over padded neighbour lists, in blocks of at most ``max_elems`` elements (scores ``p x q`` plus the
+    gathered features ``(p + q) x D`` per seed). A seed whose own block would exceed it (a hub, degrees of
+    ``10^5`` and more) is split into slices of ``N(u)`` and ``N(v)`` that fit, so no block exceeds
+    ``max(max_elems, 1 + 2 D)`` elements whatever the degrees. The candidate list itself grows with the number
+    of pairs that clear the threshold.
     """
     (rp_s, col_s), (rp_t, col_t) = nbr_src, nbr_tgt
+    dim = feat_src(seeds.new_zeros(0)).size(1)
     u, v = seeds
     deg_u, deg_v = rp_s[u + 1] - rp_s[u], rp_t[v + 1] - rp_t[v]
     active = ((deg_u > 0) & (deg_v > 0)).nonzero().view(-1)
@@ -74,20 +113,30 @@ def expansion_candidates(seeds: Tensor, nbr_src: tuple[Tensor, Tensor], nbr_tgt:
     for key in torch.unique(bucket).tolist():
         members = active[bucket == key]
         wu, wv = 1 << (key // 64), 1 << (key % 64)
-        per_seed = wu * wv + (wu + wv) * g_src.size(1)
-        chunk = max(1, max_elems // per_seed)
-        for start in range(0, members.numel(), chunk):
-            idx = members[start:start + chunk]
-            a, a_ok = _padded_neighbors(rp_s, col_s, u[idx], wu)
-            b, b_ok = _padded_neighbors(rp_t, col_t, v[idx], wv)
-            score = torch.bmm(g_src[a], g_tgt[b].transpose(1, 2))  # [c, wu, wv]
-            ok = (a_ok & free_src[a]).unsqueeze(2) & (b_ok & free_tgt[b]).unsqueeze(1)
-            ok &= score >= threshold[idx].view(-1, 1, 1)
-            i, p, q = ok.nonzero(as_tuple=True)
-            out.append(Candidates(idx[i], a[i, p], b[i, q], score[i, p, q]))
+        per_seed = wu * wv + (wu + wv) * dim
+        if per_seed <= max_elems:
+            chunk = max_elems // per_seed
+            for start in range(0, members.numel(), chunk):
+                idx = members[start:start + chunk]
+                a, a_ok = _padded_neighbors(rp_s, col_s, u[idx], wu)
+                b, b_ok = _padded_neighbors(rp_t, col_t, v[idx], wv)
+                out.append(_block_candidates(idx, a, a_ok, b, b_ok, feat_src, feat_tgt, threshold, free_src,
+                                             free_tgt))
+            continue
+        for i in members.tolist():  # one seed too large for a block: slices of its neighbour lists
+            nu, nv = int(deg_u[i]), int(deg_v[i])
+            p, q = _split_sizes(nu, nv, dim, max_elems)
+            idx = members.new_full((1,), i)
+            for a0 in range(0, nu, p):
+                a = col_s[int(rp_s[u[i]]) + a0:int(rp_s[u[i]]) + min(a0 + p, nu)].view(1, -1)
+                for b0 in range(0, nv, q):
+                    b = col_t[int(rp_t[v[i]]) + b0:int(rp_t[v[i]]) + min(b0 + q, nv)].view(1, -1)
+                    out.append(_block_candidates(idx, a, torch.ones_like(a, dtype=torch.bool), b,
+                                                 torch.ones_like(b, dtype=torch.bool), feat_src, feat_tgt,
+                                                 threshold, free_src, free_tgt))
     if not out:
         empty = torch.empty(0, dtype=torch.long, device=seeds.device)
-        return Candidates(empty, empty, empty, g_src.new_empty(0))
+        return Candidates(empty, empty, empty, threshold.new_empty(0))
     return Candidates(*(torch.cat(parts) for parts in zip(*out)))
 
 
@@ -102,37 +151,47 @@ class NeighborhoodExpansion(BaseTransform):
     has added fewer than :math:`k_i = \lfloor k_0 - \Delta k \cdot i / M \rfloor`. Candidate generation,
     scoring and the walk are batched over all seeds at once. Adds seeds with ``stage = 3``.
 
+    Memory: the features are computed only for the neighbours a scoring block needs, and no block holds more
+    than ``max_block_elems`` elements (default :data:`BLOCK_ELEMS` = ``2**25``) whatever the degrees: a hub
+    seed's ``N(u) x N(v)`` is split into slices (:func:`expansion_candidates`).
+
     Args:
         weights: (primary, attribute, relation) weights of the score.
         eta_start, eta_span: :math:`\eta_0` and :math:`\Delta\eta`.
         k_start, k_span: :math:`k_0` and :math:`\Delta k`.
         seed: the tie-breaking order's seed.
+        max_block_elems: the element budget of one scoring block.
     """
     def __init__(self, *, weights: tuple[float, float, float] = D.WEIGHTS, eta_start: float = D.ETA_START,
                  eta_span: float = D.ETA_SPAN, k_start: float = D.K_START, k_span: float = D.K_SPAN, seed: int = 0,
-                 backend: str = 'auto') -> None:
+                 backend: str = 'auto', max_block_elems: int = BLOCK_ELEMS) -> None:
         self.weights = tuple(weights)
         self.eta_start, self.eta_span = eta_start, eta_span
         self.k_start, self.k_span = k_start, k_span
         self.seed = seed
         self.backend = backend
+        self.max_block_elems = max_block_elems
 
     def forward(self, data: HeteroData) -> HeteroData:
         seeds = get_seeds(data)
         m = len(seeds)
         if m == 0:
             return data
-        src, tgt = get_modalities(data)
-        g_src = expansion_features(src, learned_views(data, 'src'), self.weights)
-        g_tgt = expansion_features(tgt, learned_views(data, 'tgt'), self.weights)
-        pos = torch.arange(m, dtype=torch.float64, device=g_src.device) / m
-        threshold = (self.eta_start + self.eta_span * pos).to(g_src.dtype)
+        # sparse bags as CSR: the blocks gather their rows without a pass over the whole bag
+        src, tgt = (Modalities(*(b.to_sparse_csr() if b is not None and is_sparse(b) else b for b in mods))
+                    for mods in get_modalities(data))
+        views_src, views_tgt = learned_views(data, 'src'), learned_views(data, 'tgt')
+        feat_src = lambda rows: expansion_features(src, views_src, self.weights, rows)  # noqa: E731
+        feat_tgt = lambda rows: expansion_features(tgt, views_tgt, self.weights, rows)  # noqa: E731
+        device = seeds.edge_index.device
+        pos = torch.arange(m, dtype=torch.float64, device=device) / m
+        threshold = (self.eta_start + self.eta_span * pos).to(next(b for b in src if b is not None).dtype)
         quota = (self.k_start - self.k_span * pos).floor().long().clamp(min=0)
 
         free_src = ~index_to_mask(seeds.edge_index[0], size=data['src'].num_nodes)
         free_tgt = ~index_to_mask(seeds.edge_index[1], size=data['tgt'].num_nodes)
         cand = expansion_candidates(seeds.edge_index, csr_neighbors(data, 'src'), csr_neighbors(data, 'tgt'),
-                                    g_src, g_tgt, threshold, free_src, free_tgt)
+                                    feat_src, feat_tgt, threshold, free_src, free_tgt, self.max_block_elems)
 
         # Walk order: seed position, then score descending, then (src, tgt) in the tie-breaking order.
         src_rank = tie_break_rank(data['src'].num_nodes, self.seed, cand.src.device)
