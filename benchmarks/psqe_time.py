@@ -68,7 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     torch.set_num_threads(args.threads)
-    label = args.label or code_revision()
+    code = code_revision()  # now: the run may outlast edits to the checkout
+    label = args.label or code
 
     load_avg = os.getloadavg()
     cpu_start = time.process_time()
@@ -86,7 +87,7 @@ def main() -> None:
     Path(args.seeds_dir).mkdir(parents=True, exist_ok=True)
     torch.save(seeds, Path(args.seeds_dir) / f'{label}.pt')
     run = {
-        'code': code_revision(), 'psqe_pyg_path': str(Path(psqe_pyg.__file__).parent), 'threads': args.threads,
+        'code': code, 'psqe_pyg_path': str(Path(psqe_pyg.__file__).parent), 'threads': args.threads,
         'load_avg_before': load_avg, 'load_avg_after': os.getloadavg(), 'load_s': load_s, 'total_s': total_s,
         'process_cpu_s_with_load': cpu_s,
         'stages': {name: {'time_s': seconds[name], 'seeds': len(stages[name]),
