@@ -101,12 +101,6 @@ def _attention(a_src: Tensor, a_dst: Tensor, graph: BipartiteCSR, negative_slope
     return softmax(logits, graph.dst, num_nodes=graph.num_dst)
 
 
-def _folded(x: Tensor, before: nn.Linear, maps: Tensor) -> Tensor:
-    """``before(x) @ maps`` as ``x @ (W^T maps) + b maps``: ``[N, k]`` for ``maps [out, k]``."""
-    folded = before.weight.t() @ maps
-    return x @ folded if before.bias is None else torch.addmm(before.bias @ maps, x, folded)
-
-
 class GraphAttention(nn.Module):
     r"""Multi-head graph attention from source to destination nodes, the heads concatenated:
     ``[num_dst, heads * out_channels]``.
@@ -134,27 +128,18 @@ class GraphAttention(nn.Module):
         nn.init.xavier_uniform_(self.att_dst)
         nn.init.zeros_(self.bias)
 
-    def forward(self, x: Tensor, dst_index: Tensor, graph: BipartiteCSR, before: nn.Linear | None = None) -> Tensor:
+    def forward(self, x: Tensor, dst_index: Tensor, graph: BipartiteCSR) -> Tensor:
         """Args: ``x [num_src, in]`` source features; ``dst_index [num_dst]`` the destination nodes'
-        rows in ``x``; ``graph`` the edges between them; ``before`` a linear map the features go through
-        first (``x [num_src, before.in_features]``), folded into this layer's products: every use of the
-        features here is linear, so ``x (W_0^T W^T) + b_0 W^T`` replaces ``(x W_0^T + b_0) W^T``, one
-        product over the nodes instead of two (the same function; other rounding)."""
+        rows in ``x``; ``graph`` the edges between them."""
         heads, channels = self.heads, self.out_channels
         weight = self.lin.weight.view(heads, channels, -1)
         # <att, W x> = <W^T att, x>: the logit parts come from x directly, without [N, heads, C] products.
-        att_src = torch.einsum('hci,hc->ih', weight, self.att_src[0])  # [in, heads]
-        att_dst = torch.einsum('hci,hc->ih', weight, self.att_dst[0])
-        # [num_src, heads * C]: its [num_src * heads, C] view holds head h of node s in row s * heads + h
-        lin = weight.view(heads * channels, -1).t()
-        if before is None:
-            a_src, h = x @ att_src, x @ lin
-            a_dst = x.index_select(0, dst_index) @ att_dst
-        else:
-            a, h = _folded(x, before, torch.cat([att_src, att_dst], dim=1)), _folded(x, before, lin)
-            a_src, a_dst = a[:, :heads], a.index_select(0, dst_index)[:, heads:]
+        a_src = x @ torch.einsum('hci,hc->ih', weight, self.att_src[0])  # [num_src, heads]
+        a_dst = x.index_select(0, dst_index) @ torch.einsum('hci,hc->ih', weight, self.att_dst[0])
         alpha = _attention(a_src, a_dst, graph, self.negative_slope)
         copies, take = self._heads_of(graph)
+        # [num_src, heads * C]: its [num_src * heads, C] view holds head h of node s in row s * heads + h
+        h = x @ weight.view(heads * channels, -1).t()
         out = _AttentionAggregate.apply(alpha.view(-1).index_select(0, take), h.view(-1, channels), copies)
         return out.view(graph.num_dst, heads * channels) + self.bias
 

@@ -3,20 +3,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-class _Gram(torch.autograd.Function):
-    """``x @ x.t()`` ``[B, B]`` whose backward is one product, ``(g + g^T) @ x``, not one per operand."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return x @ x.t()
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        x, = ctx.saved_tensors
-        return (grad + grad.t()) @ x
-
-
 def bidirectional_info_nce(z_src: Tensor, z_tgt: Tensor, temperature: float = 1.0,
                            rows: slice | None = None) -> Tensor:
     r"""Symmetric InfoNCE over a batch of seed pairs with negatives from both KGs.
@@ -52,8 +38,8 @@ def bidirectional_info_nce(z_src: Tensor, z_tgt: Tensor, temperature: float = 1.
 
     ab = scaled(a[anchors] @ b.t())
     ba = ab.t() if rows is None else scaled(a @ b[anchors].t()).t()
-    aa = own_masked(scaled(_Gram.apply(a) if rows is None else a[anchors] @ a.t()))
-    bb = own_masked(scaled(_Gram.apply(b) if rows is None else b[anchors] @ b.t()))
+    aa = own_masked(scaled(a[anchors] @ a.t()))
+    bb = own_masked(scaled(b[anchors] @ b.t()))
     loss_a = F.cross_entropy(torch.cat([ab, aa], dim=1), target, reduction='sum') / n
     loss_b = F.cross_entropy(torch.cat([ba, bb], dim=1), target, reduction='sum') / n
     return 0.5 * (loss_a + loss_b)

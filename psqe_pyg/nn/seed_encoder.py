@@ -104,11 +104,9 @@ class SeedEncoder(nn.Module):
         """Embeds ``inputs.nodes [B]``: ``{'gat': [B, hidden], name: [B, hidden], ...}``."""
         out = {}
         if self.primary is not None:
-            # the first layer folds the primary map in (GraphAttention's before=): on a receptive field of
-            # many nodes that saves a [N_0, hidden] x [hidden, hidden] product forward and two backward
-            h = inputs.primary if self.convs else self.primary(inputs.primary)
+            h = self.primary(inputs.primary)
             for i, (conv, (dst_index, graph)) in enumerate(zip(self.convs, inputs.field.layers)):
-                h = conv(h, dst_index, graph, before=self.primary if i == 0 else None)
+                h = conv(h, dst_index, graph)
                 if i < len(self.convs) - 1:
                     h = F.elu(h)
             out['gat'] = h
