@@ -33,6 +33,21 @@ def test_graph_attention_equals_pyg_gatconv(num_nodes, num_edges, heads):
     assert torch.allclose(ref.lin.weight.grad, mine.lin.weight.grad, atol=1e-4)
 
 
+def test_graph_attention_follows_a_new_graph():
+    # the heads' copies of a graph are kept between calls: a call with another graph must not reuse them
+    torch.manual_seed(0)
+    conv = GraphAttention(6, 3, heads=2)
+    x = torch.randn(20, 6)
+    graphs = [BipartiteCSR.build(*torch.randint(0, 20, (2, 60)), 20, 20) for _ in range(2)]
+    expected = [GraphAttention(6, 3, heads=2).requires_grad_(False) for _ in graphs]
+    for ref in expected:
+        ref.load_state_dict(conv.state_dict())
+    outs = [conv(x, torch.arange(20), g) for g in graphs + graphs[:1]]
+    for out, g, ref in zip(outs, graphs + graphs[:1], expected + expected[:1]):
+        assert torch.equal(out, ref(x, torch.arange(20), g))
+    assert not torch.allclose(outs[0], outs[1])
+
+
 def scanned_receptive_field(edge_index, num_nodes, nodes, num_layers):
     """The receptive field by the definition: every layer scans all edges for those into its nodes."""
     layers, dst_nodes = [], nodes
@@ -120,6 +135,21 @@ def test_bidirectional_info_nce_matches_its_definition():
     assert bidirectional_info_nce(a, b, t).item() == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match=r'\[B, d\]'):
         bidirectional_info_nce(a, b[:3])
+
+
+def test_bidirectional_info_nce_rows_add_up_to_the_whole_batch():
+    # data-parallel shards: each rank's rows give its part of the loss and of the gradients
+    torch.manual_seed(2)
+    a, b = torch.randn(9, 4, requires_grad=True), torch.randn(9, 4, requires_grad=True)
+    whole = bidirectional_info_nce(a, b, 0.3)
+    grads = torch.autograd.grad(whole, (a, b))
+    parts = [bidirectional_info_nce(a, b, 0.3, rows=slice(lo, hi)) for lo, hi in ((0, 4), (4, 7), (7, 9))]
+    part_grads = [torch.autograd.grad(p, (a, b)) for p in parts]
+    assert sum(parts).item() == pytest.approx(whole.item(), rel=1e-6)
+    for i in range(2):
+        assert torch.allclose(sum(g[i] for g in part_grads), grads[i], atol=1e-6)
+    with pytest.raises(ValueError, match='contiguous'):
+        bidirectional_info_nce(a, b, rows=slice(0, 9, 2))
 
 
 def test_seed_encoder_makes_its_tensors_on_the_inputs_device():

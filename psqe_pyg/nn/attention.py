@@ -3,8 +3,9 @@ neighbourhood aggregation is a sparse matrix product instead of per-edge feature
 
 PyG's ``GATConv`` materialises ``[E, heads, channels]`` messages; on a CPU those gathers, products and
 scatters dominate stage 2 of PSQE. Here the attention coefficients ``[E, heads]`` are computed per edge as
-usual, and each head aggregates with a CSR sparse-dense product; the backward pass is one transposed
-product for the features and one sampled dense-dense product for the coefficients.
+usual, and all heads aggregate in one CSR sparse-dense product over the heads' copies of the graph
+(:meth:`BipartiteCSR.per_head`); the backward pass is one transposed product for the features and one
+sampled dense-dense product for the coefficients.
 """
 import warnings
 from typing import NamedTuple
@@ -44,6 +45,21 @@ class BipartiteCSR(NamedTuple):
     def to(self, device: torch.device | str) -> 'BipartiteCSR':
         return BipartiteCSR(*(t.to(device) for t in self[:6]), self.num_src, self.num_dst)
 
+    def per_head(self, heads: int) -> tuple['BipartiteCSR', Tensor]:
+        """``heads`` disjoint copies of the graph, interleaved node-major: edge ``s -> d`` of head ``h`` runs
+        from ``s * heads + h`` to ``d * heads + h``, so ``[num_src, heads * C]`` features viewed as
+        ``[num_src * heads, C]`` aggregate every head in one product, and the result viewed back as
+        ``[num_dst, heads * C]`` is the heads concatenated. Every row keeps its edges in this graph's order.
+
+        Returns the copies and ``take [E * heads]``: where each of their edges is in ``[E, heads]`` row-major
+        per-edge values (``values.view(-1)[take]`` are the copies' edge values)."""
+        e_h = torch.arange(self.src.numel() * heads, device=self.src.device)  # e * heads + h, row-major
+        edge, head = e_h // heads, e_h % heads
+        # a stable sort by (dst, head) keeps each destination's edges in their order within every head
+        take = torch.sort(self.dst[edge] * heads + head, stable=True).indices
+        src, dst = self.src[edge[take]] * heads + head[take], self.dst[edge[take]] * heads + head[take]
+        return BipartiteCSR.build(src, dst, self.num_src * heads, self.num_dst * heads), take
+
 
 def csr_tensor(rowptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
     with warnings.catch_warnings():
@@ -52,7 +68,7 @@ def csr_tensor(rowptr: Tensor, col: Tensor, values: Tensor, size: tuple[int, int
 
 
 class _AttentionAggregate(torch.autograd.Function):
-    """``out[i] = sum_{e: dst_e = i} alpha[e] * x[src_e]`` for one head: ``[num_dst, C]``."""
+    """``out[i] = sum_{e: dst_e = i} alpha[e] * x[src_e]``: ``[num_dst, C]``."""
 
     @staticmethod
     def forward(ctx, alpha: Tensor, x: Tensor, graph: BipartiteCSR) -> Tensor:
@@ -103,6 +119,7 @@ class GraphAttention(nn.Module):
         self.att_src = nn.Parameter(torch.empty(1, heads, out_channels))
         self.att_dst = nn.Parameter(torch.empty(1, heads, out_channels))
         self.bias = nn.Parameter(torch.zeros(heads * out_channels))
+        self._per_head: tuple[Tensor, BipartiteCSR, Tensor] | None = None  # (graph.rowptr, its per_head(heads))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -120,9 +137,18 @@ class GraphAttention(nn.Module):
         a_src = x @ torch.einsum('hci,hc->ih', weight, self.att_src[0])  # [num_src, heads]
         a_dst = x.index_select(0, dst_index) @ torch.einsum('hci,hc->ih', weight, self.att_dst[0])
         alpha = _attention(a_src, a_dst, graph, self.negative_slope)
-        out = [_AttentionAggregate.apply(alpha[:, i].contiguous(), x @ weight[i].t(), graph)
-               for i in range(heads)]  # each head's features [num_src, C], contiguous
-        return torch.cat(out, dim=-1) + self.bias
+        copies, take = self._heads_of(graph)
+        # [num_src, heads * C]: its [num_src * heads, C] view holds head h of node s in row s * heads + h
+        h = x @ weight.view(heads * channels, -1).t()
+        out = _AttentionAggregate.apply(alpha.view(-1).index_select(0, take), h.view(-1, channels), copies)
+        return out.view(graph.num_dst, heads * channels) + self.bias
+
+    def _heads_of(self, graph: BipartiteCSR) -> tuple[BipartiteCSR, Tensor]:
+        """``graph.per_head(heads)``, kept for the next call with the same graph (training reuses a batch's
+        receptive field every epoch)."""
+        if self._per_head is None or self._per_head[0] is not graph.rowptr:
+            self._per_head = (graph.rowptr, *graph.per_head(self.heads))
+        return self._per_head[1], self._per_head[2]
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.lin.in_features}, {self.out_channels}, '

@@ -23,12 +23,23 @@ def bidirectional_info_nce(z_src: Tensor, z_tgt: Tensor, temperature: float = 1.
                          f'{tuple(z_tgt.shape)}')
     a, b = F.normalize(z_src, dim=-1), F.normalize(z_tgt, dim=-1)
     n = a.size(0)
-    target = torch.arange(n, device=a.device)[slice(None) if rows is None else rows]
-    eye = target.unsqueeze(1) == torch.arange(n, device=a.device)  # [R, B]: each anchor's own column
-    ab = a[target] @ b.t() / temperature
-    ba = ab.t() if rows is None else (a @ b[target].t() / temperature).t()
-    aa = (a[target] @ a.t() / temperature).masked_fill(eye, float('-inf'))
-    bb = (b[target] @ b.t() / temperature).masked_fill(eye, float('-inf'))
+    first, stop, step = (rows or slice(None)).indices(n)
+    if step != 1:
+        raise ValueError(f'rows must be a contiguous slice, got {rows}')
+    target = torch.arange(first, stop, device=a.device)
+    anchors = slice(first, stop)  # a[anchors] is a view, not a copy
+
+    def scaled(sim: Tensor) -> Tensor:
+        return sim if temperature == 1.0 else sim / temperature
+
+    def own_masked(sim: Tensor) -> Tensor:  # -inf on each anchor's own column, in place: no masked copy
+        sim.diagonal(first).fill_(float('-inf'))
+        return sim
+
+    ab = scaled(a[anchors] @ b.t())
+    ba = ab.t() if rows is None else scaled(a @ b[anchors].t()).t()
+    aa = own_masked(scaled(a[anchors] @ a.t()))
+    bb = own_masked(scaled(b[anchors] @ b.t()))
     loss_a = F.cross_entropy(torch.cat([ab, aa], dim=1), target, reduction='sum') / n
     loss_b = F.cross_entropy(torch.cat([ba, bb], dim=1), target, reduction='sum') / n
     return 0.5 * (loss_a + loss_b)
