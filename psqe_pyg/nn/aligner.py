@@ -23,8 +23,8 @@ from psqe_pyg.distributed import ddp
 from psqe_pyg.nn.attention import BipartiteCSR, NeighborAttention, csr_tensor
 from psqe_pyg.nn.losses import bidirectional_info_nce
 from psqe_pyg.ops.matching import tie_break_order
-from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.ops.rows import normalize_rows
+from psqe_pyg.pair.graph import union_edge_index
 from psqe_pyg.pair.modalities import image_mask, pair_features
 from psqe_pyg.pair.schema import SIDES
 

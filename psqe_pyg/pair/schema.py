@@ -126,14 +126,15 @@ def _encode_missing_names(data: HeteroData, sides: tuple[KGSide, KGSide], encode
     from psqe_pyg.readers.io import uri_local_name
 
     missing = [key for key, side in zip(SIDES, sides) if side.x_name is None]
+    if not missing:
+        return
     blocks = {key: features.encode_name_blocks(data[key].name, encoder,
                                                original=[uri_local_name(u) for u in data[key].uri])
               for key in missing}
-    if len(missing) == 2:
-        weights = features.name_block_weights(blocks['src'], blocks['tgt'])
+    # both sides' random pairs when both are encoded here, else the one side's own pairs
+    weights = features.name_block_weights(*(blocks.get(key, blocks[missing[0]]) for key in SIDES))
     for key in missing:
-        own = weights if len(missing) == 2 else features.name_block_weights(blocks[key], blocks[key])
-        data[key].x_name = features.combine_name_blocks(blocks[key], own)
+        data[key].x_name = features.combine_name_blocks(blocks[key], weights)
 
 
 def build_pair(
