@@ -87,6 +87,16 @@ def test_sparse_rows_match_dense():
     assert sel.layout == torch.sparse_coo and torch.equal(sel.to_dense(), x[rows])
 
 
+def test_sparse_bags_raise_no_beta_warning():
+    """Tiling a sparse bag goes through CSR; torch's "sparse CSR is in beta" warning must not reach the user (in a
+    fresh process: torch warns once per process, so an earlier test could hide it)."""
+    code = ('import torch, warnings; from psqe_pyg.ops.rows import dense_tiles, row_norms; '
+            'x = (torch.rand(50, 40) < 0.1).float().to_sparse(); '
+            'warnings.simplefilter("error"); row_norms(x, budget=80); list(dense_tiles(x, budget=80))')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize('backend', ['torch', 'cpp'])
 def test_sparse_sim_topk_is_the_dense_result_bit_for_bit(backend, monkeypatch):
     from psqe_pyg import ops

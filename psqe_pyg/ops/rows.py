@@ -7,6 +7,8 @@ on the dense matrix (the norms are taken on dense row tiles, so the values are b
 Budget: a dense tile holds at most :data:`TILE_ELEMS` elements (``2**24`` float32 = 64 MiB by default;
 at least one row), so nothing here allocates ``N x vocabulary``.
 """
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -72,11 +74,20 @@ def select_rows(x: Tensor, rows: Tensor) -> Tensor:
                                    is_coalesced=True, check_invariants=False)
 
 
+def to_csr(x: Tensor) -> Tensor:
+    """A sparse COO ``x`` as sparse CSR (rows reachable by pointer), without torch's "CSR is in beta" warning;
+    any other ``x`` as it is."""
+    if x.layout != torch.sparse_coo:
+        return x
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)
+        return x.to_sparse_csr()
+
+
 def dense_tiles(x: Tensor, budget: int = TILE_ELEMS):
     """Yields ``(start, tile)``: consecutive dense row tiles of ``x`` within ``budget`` elements."""
     step = tile_rows(x.size(1), budget)
-    if x.layout == torch.sparse_coo:
-        x = x.to_sparse_csr()  # rows by pointer: no pass over every entry per tile
+    x = to_csr(x)  # rows by pointer: no pass over every entry per tile
     for start in range(0, x.size(0), step):
         rows = torch.arange(start, min(start + step, x.size(0)), device=x.device)
         yield start, gather_rows(x, rows)

@@ -8,7 +8,7 @@ from torch import Tensor
 from psqe_pyg.distributed import comm
 from psqe_pyg.ops import _faiss, reference, sharded_join
 from psqe_pyg.ops._backend import check_features, check_positive_int, resolve_backend
-from psqe_pyg.ops.rows import TILE_ELEMS, gather_rows, is_sparse
+from psqe_pyg.ops.rows import TILE_ELEMS, gather_rows, is_sparse, to_csr
 
 # Sparse inputs are scored on dense tiles whose rows / columns are multiples of every backend's own tile
 # (256 / 512 rows, 2048 / 4096 / 8192 columns), so every score is computed by the GEMM shape the dense input
@@ -70,7 +70,7 @@ def _sparse_tiled(run, x: Tensor, y: Tensor, k: int, col_best: bool) -> tuple[Te
     n, m, d = x.size(0), y.size(0), x.size(1)
     kk, dev = min(k, m), x.device
     rx, cy = _aligned_rows(d, _ROW_ALIGN), _aligned_rows(d, _COL_ALIGN)
-    x, y = (t.to_sparse_csr() if t.layout == torch.sparse_coo else t for t in (x, y))  # rows by pointer
+    x, y = to_csr(x), to_csr(y)  # rows by pointer
 
     def tile(t: Tensor, start: int, size: int) -> Tensor:
         if not is_sparse(t):

@@ -12,7 +12,7 @@ from torch_geometric.utils import index_to_mask
 from psqe_pyg import ops
 from psqe_pyg._init_args import args_repr
 from psqe_pyg.ops.matching import tie_break_rank
-from psqe_pyg.ops.rows import gather_rows, is_sparse
+from psqe_pyg.ops.rows import gather_rows, to_csr
 from psqe_pyg.pair.graph import csr_neighbors
 from psqe_pyg.pair.modalities import Modalities, get_modalities
 from psqe_pyg.pair.seeds import Seeds, get_seeds, set_seeds
@@ -178,7 +178,7 @@ class NeighborhoodExpansion(BaseTransform):
         if m == 0:
             return data
         # sparse bags as CSR: the blocks gather their rows without a pass over the whole bag
-        src, tgt = (Modalities(*(b.to_sparse_csr() if b is not None and is_sparse(b) else b for b in mods))
+        src, tgt = (Modalities(*(b if b is None else to_csr(b) for b in mods))
                     for mods in get_modalities(data))
         views_src, views_tgt = learned_views(data, 'src'), learned_views(data, 'tgt')
         feat_src = lambda rows: expansion_features(src, views_src, self.weights, rows)  # noqa: E731
