@@ -40,6 +40,7 @@ from psqe_pyg.metrics import seed_quality
 from psqe_pyg.pair import SAME_AS, Seeds, get_history, set_seeds
 from psqe_pyg.pipeline import AlignerConfig, generate_seeds, names_only, train_and_evaluate
 from psqe_pyg.transforms import NameNgramFeatures
+from psqe_pyg.transforms import defaults as D
 
 DATASETS = ['DBP15K/zh_en', 'DBP15K/ja_en', 'DBP15K/fr_en', 'SRPRS/en_fr', 'SRPRS/en_de', 'SRPRS/dbp_wd']
 SEED_CACHE = REPO / '.cache' / 'alignment_seeds'
@@ -192,7 +193,7 @@ def main() -> None:
     parser.add_argument('--root', default=str(DEFAULT_DATA))
     parser.add_argument('--datasets', nargs='+', default=DATASETS)
     parser.add_argument('--budget', type=int, default=1000)
-    parser.add_argument('--epochs', type=int, default=300, help='PSQE stage-2 epochs')
+    parser.add_argument('--epochs', type=int, default=D.EPOCHS, help='PSQE stage-2 epochs')
     parser.add_argument('--name-encoder', default='auto')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--rows', nargs='+', default=ROWS, choices=ROWS,

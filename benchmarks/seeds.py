@@ -1,6 +1,6 @@
 """Seed quality of PSQE against the VisualPivot baseline at the same budget, on the six shared datasets.
 
-    python benchmarks/seeds.py [--root ../shared/data] [--datasets DBP15K/zh_en ...] [--epochs 300]
+    python benchmarks/seeds.py [--root ../shared/data] [--datasets DBP15K/zh_en ...] [--epochs 50]
 
 Writes benchmarks/results/seeds.json (seeds, precision, recall and coverage balance per stage, wall time per
 stage, and PSQE's precision and time as a ratio of the pivot's, measured in the same run) and the coverage
@@ -16,6 +16,7 @@ from common import DEFAULT_DATA, RESULTS, write_result
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.report import plot_seed_report, run_seed_method
 from psqe_pyg.transforms import NameNgramFeatures
+from psqe_pyg.transforms import defaults as D
 
 DATASETS = ['DBP15K/zh_en', 'DBP15K/ja_en', 'DBP15K/fr_en', 'SRPRS/en_fr', 'SRPRS/en_de', 'SRPRS/dbp_wd']
 
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument('--root', default=str(DEFAULT_DATA))
     parser.add_argument('--datasets', nargs='+', default=DATASETS)
     parser.add_argument('--budget', type=int, default=1000)
-    parser.add_argument('--epochs', type=int, default=300)
+    parser.add_argument('--epochs', type=int, default=D.EPOCHS, help='PSQE stage-2 epochs')
     parser.add_argument('--name-encoder', default='auto')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default='seeds')

@@ -122,7 +122,7 @@ class SeedEncoder(nn.Module):
 
 
 def train_seed_encoder(model: SeedEncoder, primary: Tensor | None, graph: InNeighbors,
-                       views: dict[str, Tensor], pairs: Tensor, *, epochs: int = 300, lr: float = 0.01,
+                       views: dict[str, Tensor], pairs: Tensor, *, epochs: int, lr: float = 0.01,
                        batch_size: int = 2000, temperature: float = 1.0, seed: int = 0,
                        progress: bool = True) -> list[float]:
     """Trains ``model`` on seed ``pairs [2, S]`` over the entities of ``graph`` (with self loops) with the
