@@ -8,27 +8,24 @@ side's validation / test targets (``links``, the customary set) and against ever
 (``all``), cosine, pessimistic ties. The encoder of record for a pair is the one with the best
 *validation* Hits@1; the test numbers are reported, never used to choose.
 
-The parts (``minilm``, ``e5`` on the names, ``e5-orig`` on the URIs' local names; e5 once per distinct
-string) are encoded once per pair and kept in ``$PSQE_PYG_CACHE/name-blocks/`` (e5 takes minutes per 10k names on 2 cores); the
+The parts (``minilm``, ``e5`` on the names, ``e5-orig`` on the URIs' local names) are encoded once per pair by
+:func:`psqe_pyg.features.encode_pair_name_blocks` (e5 once per distinct string, kept in
+``$PSQE_PYG_CACHE/name-blocks/``, which the pair builder reads too: e5 takes minutes per 10k names on 2 cores); the
 combinations are built from them as the pair builder builds them: each part weighed by the inverse spread of
 its cosine over random cross-KG pairs (:func:`psqe_pyg.features.name_block_weights`, no link read), then
 :func:`psqe_pyg.features.combine_name_blocks`. Writes ``benchmarks/results/names.json`` (kept across invocations, one
 entry per pair) and ``names.md``.
 """
 import argparse
-import hashlib
 import json
 import logging
-import os
 import time
-from pathlib import Path
 
-import torch
 from common import DEFAULT_DATA, RESULTS, write_result
 
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.evaluation import gold_links
-from psqe_pyg.features import combine_name_blocks, encode_names, name_block_weights
+from psqe_pyg.features import combine_name_blocks, encode_pair_name_blocks, name_block_weights
 from psqe_pyg.metrics import ranking_metrics
 from psqe_pyg.readers import uri_local_name
 
@@ -37,38 +34,14 @@ PARTS = ('minilm', 'e5', 'e5-orig')
 SPECS = ('minilm', 'e5', 'e5-orig', 'minilm+e5', 'e5+e5-orig', 'minilm+e5+e5-orig')
 
 
-def cache_dir() -> Path:
-    root = os.environ.get('PSQE_PYG_CACHE')
-    return (Path(root) if root else Path.home() / '.cache' / 'psqe_pyg') / 'name-blocks'
-
-
-def encode_part(part: str, names: list[str]) -> torch.Tensor:
-    """One part's ``[N, 384]`` embedding of ``names``, cached on disk by the names' hash."""
-    key = hashlib.sha256('\n'.join(names).encode('utf-8')).hexdigest()[:20]
-    path = cache_dir() / f'{part}-{key}.pt'
-    if path.is_file():
-        return torch.load(path)
-    start = time.perf_counter()
-    x = encode_names(names, part, show_progress=True)
-    log.info('%s: %d names in %.0f s', part, len(names), time.perf_counter() - start)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp')
-    torch.save(x, tmp)
-    os.replace(tmp, path)
-    return x
-
-
 def run(spec: str, root: str) -> dict:
     data = load_dataset(spec, root, name_encoder='hash', log=False)  # names and URIs; x_name unused
-    texts = {side: {'minilm': list(data[side].name), 'e5': list(data[side].name),
-                    'e5-orig': [uri_local_name(u) for u in data[side].uri]} for side in ('src', 'tgt')}
-    # e5 reads every distinct string once (a KG's names and its URIs' local names overlap a lot)
-    distinct = sorted({s for side in texts.values() for s in side['e5'] + side['e5-orig']})
-    e5 = encode_part('e5', distinct)
-    row = {s: i for i, s in enumerate(distinct)}
-    blocks = {side: {'minilm': encode_part('minilm', texts[side]['minilm']),
-                     **{part: e5[[row[s] for s in texts[side][part]]] for part in ('e5', 'e5-orig')}}
-              for side in texts}
+    original = {side: [uri_local_name(u) for u in data[side].uri] for side in ('src', 'tgt')}
+    start = time.perf_counter()
+    both = encode_pair_name_blocks(data['src'].name, data['tgt'].name, '+'.join(PARTS), src_original=original['src'],
+                                   tgt_original=original['tgt'], show_progress=True)
+    log.info('%s: every part encoded (or read from the e5 cache) in %.0f s', spec, time.perf_counter() - start)
+    blocks = {side: dict(zip(PARTS, side_blocks)) for side, side_blocks in zip(('src', 'tgt'), both)}
     links = {split: gold_links(data, split) for split in ('val', 'test')}
     out = {'entities': [data['src'].num_nodes, data['tgt'].num_nodes],
            'links': {split: links[split].size(1) for split in links}, 'encoders': {}}

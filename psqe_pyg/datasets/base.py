@@ -17,6 +17,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData, InMemoryDataset
 from torch_geometric.transforms import BaseTransform, Compose
 
+from psqe_pyg._cache import CACHE_ENV
 from psqe_pyg._init_args import init_args
 from psqe_pyg.readers.images import file_digest
 from psqe_pyg.readers.io import check_file
@@ -25,7 +26,6 @@ __all__ = ['KGPairDataset', 'CACHE_ENV', 'PROCESSED_VERSION', 'transform_descrip
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = 'PSQE_PYG_CACHE'
 # Bumped whenever the processed layout or the feature builders change, so old caches are ignored.
 PROCESSED_VERSION = 1
 # Bumped whenever a transform's output changes for the same arguments (2: seeded tie-breaking; 3: seed

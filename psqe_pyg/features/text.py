@@ -16,8 +16,8 @@ Three encoders:
   it also encodes the *original* names (``'e5-orig'``: the URIs' local names, e.g. ``上海``), where an
   English-only model sees noise.
 
-``'auto'`` picks ``'minilm'`` when it can be loaded and ``'hash'`` otherwise (see
-:func:`resolve_name_encoder`). Encoders combine with ``+`` (``'minilm+e5+e5-orig'``): the cosine of two
+``'auto'`` picks the best that is installed, as measured on validation links (see
+:func:`resolve_name_encoder`): ``'minilm+e5+e5-orig'``, ``'e5+e5-orig'``, ``'minilm'``, else ``'hash'``. Encoders combine with ``+`` (``'minilm+e5+e5-orig'``): the cosine of two
 combined rows is the mean of the parts' cosines, each divided by its spread (the standard deviation of the
 part's cosine over random pairs of rows), so that an encoder whose cosines spread wide (MiniLM) does not
 drown one whose cosines crowd together (e5): z-scored cosines, up to a shift that no ranking sees. No gold
@@ -30,6 +30,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -38,6 +39,8 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
+
+from psqe_pyg._cache import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,9 @@ __all__ = [
     'MINILM_PACKAGE',
     'combine_name_blocks',
     'e5_available',
+    'e5_cache_path',
     'encode_name_blocks',
+    'encode_pair_name_blocks',
     'encode_names',
     'minilm_available',
     'minilm_model_path',
@@ -190,11 +195,14 @@ def minilm_available() -> bool:
     return has_st and minilm_model_path() is not None
 
 
-def resolve_name_encoder(encoder: str = 'auto') -> str:
+def resolve_name_encoder(encoder: str = 'auto', *, original: bool = True) -> str:
     """Map an encoder name to the one that will run: ``'minilm'``, ``'hash'``, ``'e5'``, ``'e5-orig'`` or a
     ``+`` combination of them (e.g. ``'minilm+e5+e5-orig'``), lower-cased.
 
-    ``'auto'`` -> ``'minilm'`` when :func:`minilm_available`, else ``'hash'`` (logged at INFO).
+    ``'auto'`` -> what is installed, best first on the DBP15K validation links (README "Multilingual names"):
+    ``'minilm+e5+e5-orig'`` with MiniLM and e5 (:func:`e5_available`), ``'e5+e5-orig'`` with e5 alone,
+    ``'minilm'`` with MiniLM alone, else ``'hash'`` (logged at INFO); without ``original`` names at hand
+    the ``'e5-orig'`` part is left out.
 
     Raises:
         ValueError: unknown encoder name, or a part named twice.
@@ -205,12 +213,16 @@ def resolve_name_encoder(encoder: str = 'auto') -> str:
                          f"'e5', 'e5-orig' or a '+' combination of {list(_PARTS)}")
     encoder = encoder.strip().lower()
     if encoder == 'auto':
-        chosen = 'minilm' if minilm_available() else 'hash'
-        if chosen == 'minilm':
-            log.info("name encoder 'auto' -> 'minilm' (all-MiniLM-L6-v2, %d d)", MINILM_DIM)
-        else:
+        parts = ['minilm'] if minilm_available() else []
+        if e5_available():
+            parts += ['e5', 'e5-orig'] if original else ['e5']
+        chosen = '+'.join(parts) or 'hash'
+        if chosen == 'hash':
             log.info("name encoder 'auto' -> 'hash' (character 3-gram hashing, 512 d): MiniLM is not "
                      "installed; for it run %s", _INSTALL_HINT)
+        else:
+            log.info("name encoder 'auto' -> %r%s", chosen, '' if e5_available() else
+                     f' (for the multilingual e5 too: {_E5_INSTALL_HINT})')
         return chosen
     parts = encoder.split('+')
     for part in parts:
@@ -334,6 +346,43 @@ def _encode_e5(names: list[str], batch_size: int, show_progress: bool) -> Tensor
     return out
 
 
+def e5_cache_path(distinct: Sequence[str]) -> Path:
+    """Where the e5 embeddings of the sorted ``distinct`` strings are kept:
+    ``<cache>/name-blocks/e5-<hash of the strings>.pt`` (``<cache>``: ``$PSQE_PYG_CACHE``, else
+    ``~/.cache/psqe_pyg``)."""
+    key = hashlib.sha256('\n'.join(distinct).encode('utf-8')).hexdigest()[:20]
+    return cache_root() / 'name-blocks' / f'e5-{key}.pt'
+
+
+def _encode_e5_cached(strings: list[str], batch_size: int, show_progress: bool) -> Tensor:
+    """e5 on ``strings`` ``[len(strings), 384]``: every distinct string encoded once, in sorted order, and the
+    table of distinct strings kept on disk (:func:`e5_cache_path`; e5 takes minutes per 10k names on a CPU),
+    so a KG's names and its URIs' local names, both KGs of a pair and every ``+`` mix share one encoding."""
+    distinct = sorted(set(strings))
+    path = e5_cache_path(distinct)
+    table = None
+    if path.is_file():
+        try:
+            table = torch.load(path, weights_only=True)
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+            log.warning('e5 cache %s is unreadable (%s); encoding again', path, err)
+        if table is not None and (not isinstance(table, Tensor) or tuple(table.shape) != (len(distinct), E5_DIM)):
+            log.warning('e5 cache %s holds %s, not a [%d, %d] tensor; encoding again', path,
+                        getattr(table, 'shape', type(table).__name__), len(distinct), E5_DIM)
+            table = None
+    if table is None:
+        table = _encode_e5(distinct, batch_size, show_progress)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f'.{os.getpid()}.tmp')
+            torch.save(table, tmp)
+            os.replace(tmp, path)
+        except OSError as err:
+            log.warning('could not keep the e5 embeddings in %s (%s)', path, err)
+    row = {s: i for i, s in enumerate(distinct)}
+    return table[torch.tensor([row[s] for s in strings], dtype=torch.long)]
+
+
 # --------------------------------------------------------------------------------------------------
 # Front door
 # --------------------------------------------------------------------------------------------------
@@ -363,7 +412,7 @@ def encode_names(names: Iterable[str], encoder: str = 'auto', *, original: Itera
 
     Args:
         names: one string per entity (e.g. ``data['src'].name``).
-        encoder: ``'auto'`` (MiniLM if installed, else hashing), ``'minilm'``, ``'hash'``, ``'e5'``,
+        encoder: ``'auto'`` (the best installed, :func:`resolve_name_encoder`), ``'minilm'``, ``'hash'``, ``'e5'``,
             ``'e5-orig'`` or a ``+`` combination (:func:`resolve_name_encoder`).
         original: the entities' names in their own language (e.g. the URIs' local names), read by the
             ``'e5-orig'`` part, which needs them; one per name.
@@ -387,30 +436,63 @@ def encode_name_blocks(names: Iterable[str], encoder: str = 'auto', *, original:
                        ngram: int = 3) -> list[Tensor]:
     """Every ``+`` part of ``encoder`` on ``names``: one ``[N, d_p]`` block per part, rows L2-normalised (or
     zero), in the order written. Arguments as :func:`encode_names`."""
-    names = _check_names(names, 'encode_names')
-    parts = resolve_name_encoder(encoder).split('+')
-    if 'e5-orig' in parts:
-        if original is None:
-            raise ValueError("encode_names: the 'e5-orig' encoder reads the original names; pass original=")
-        original = _check_names(original, 'encode_names (original)')
-        if len(original) != len(names):
-            raise ValueError(f'encode_names: {len(original)} original names for {len(names)} names')
+    return _encode_sides([(names, original)], encoder, batch_size, show_progress, device, dim, ngram)[0]
+
+
+def encode_pair_name_blocks(src_names: Iterable[str], tgt_names: Iterable[str], encoder: str = 'auto', *,
+                            src_original: Iterable[str] | None = None, tgt_original: Iterable[str] | None = None,
+                            batch_size: int = 256, show_progress: bool | None = None,
+                            device: str | torch.device | None = None, dim: int = 512,
+                            ngram: int = 3) -> tuple[list[Tensor], list[Tensor]]:
+    """:func:`encode_name_blocks` on both KGs of a pair, ``([N, d_p] blocks, [M, d_p] blocks)``; e5 reads the
+    distinct strings of both KGs (names and original names) once, and keeps them in one cache file."""
+    src, tgt = _encode_sides([(src_names, src_original), (tgt_names, tgt_original)], encoder, batch_size,
+                             show_progress, device, dim, ngram)
+    return src, tgt
+
+
+def _encode_sides(sides: list[tuple[Iterable[str], Iterable[str] | None]], encoder: str, batch_size: int,
+                  show_progress: bool | None, device: str | torch.device | None, dim: int,
+                  ngram: int) -> list[list[Tensor]]:
+    """The blocks of every ``(names, original)`` in ``sides``; the e5 parts of all of them in one pass."""
+    parts = resolve_name_encoder(encoder, original=all(original is not None for _, original in sides)).split('+')
+    checked = []
+    for names, original in sides:
+        names = _check_names(names, 'encode_names')
+        if 'e5-orig' in parts:
+            if original is None:
+                raise ValueError("encode_names: the 'e5-orig' encoder reads the original names; pass original=")
+            original = _check_names(original, 'encode_names (original)')
+            if len(original) != len(names):
+                raise ValueError(f'encode_names: {len(original)} original names for {len(names)} names')
+        checked.append((names, original))
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f'encode_names: batch_size must be a positive int (got {batch_size!r})')
     if show_progress is None:
-        show_progress = len(names) >= 10_000 and sys.stderr.isatty()
+        show_progress = sum(len(names) for names, _ in checked) >= 10_000 and sys.stderr.isatty()
     if device is None:
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    blocks = []
-    for part in parts:
-        if part == 'hash':
-            blocks.append(HashingTextEncoder(dim=dim, ngram=ngram)(names))
-        elif part == 'minilm':
-            blocks.append(_encode_minilm(names, batch_size, bool(show_progress), str(device)) if names
-                          else torch.zeros(0, MINILM_DIM))
-        else:
-            blocks.append(_encode_e5(original if part == 'e5-orig' else names, batch_size, bool(show_progress)))
-    return blocks
+    e5_inputs = {(i, part): names if part == 'e5' else original
+                 for i, (names, original) in enumerate(checked) for part in parts if part.startswith('e5')}
+    e5_blocks = {}
+    if e5_inputs:
+        table = _encode_e5_cached([s for strings in e5_inputs.values() for s in strings], batch_size,
+                                  bool(show_progress))
+        for key, block in zip(e5_inputs, table.split([len(strings) for strings in e5_inputs.values()])):
+            e5_blocks[key] = block
+    out = []
+    for i, (names, _) in enumerate(checked):
+        blocks = []
+        for part in parts:
+            if part == 'hash':
+                blocks.append(HashingTextEncoder(dim=dim, ngram=ngram)(names))
+            elif part == 'minilm':
+                blocks.append(_encode_minilm(names, batch_size, bool(show_progress), str(device)) if names
+                              else torch.zeros(0, MINILM_DIM))
+            else:
+                blocks.append(e5_blocks[i, part])
+        out.append(blocks)
+    return out
 
 
 def name_block_weights(src_blocks: Sequence[Tensor], tgt_blocks: Sequence[Tensor], *, samples: int = 100_000,

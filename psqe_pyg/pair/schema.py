@@ -128,9 +128,14 @@ def _encode_missing_names(data: HeteroData, sides: tuple[KGSide, KGSide], encode
     missing = [key for key, side in zip(SIDES, sides) if side.x_name is None]
     if not missing:
         return
-    blocks = {key: features.encode_name_blocks(data[key].name, encoder,
-                                               original=[uri_local_name(u) for u in data[key].uri])
-              for key in missing}
+    original = {key: [uri_local_name(u) for u in data[key].uri] for key in missing}
+    if len(missing) == 2:  # e5 reads both sides' strings in one cached pass
+        blocks = dict(zip(SIDES, features.encode_pair_name_blocks(
+            data['src'].name, data['tgt'].name, encoder, src_original=original['src'],
+            tgt_original=original['tgt'])))
+    else:
+        blocks = {key: features.encode_name_blocks(data[key].name, encoder, original=original[key])
+                  for key in missing}
     # both sides' random pairs when both are encoded here, else the one side's own pairs
     weights = features.name_block_weights(*(blocks.get(key, blocks[missing[0]]) for key in SIDES))
     for key in missing:
@@ -252,6 +257,17 @@ def _check_tensor(t, what: str, *, dtype_kind: str, ndim: int, shape0: int | Non
     return t
 
 
+def _edge_store(data: HeteroData, et: tuple, missing: str | None):
+    """``(data[et], its checked edge_index [2, E])``, or ``None`` when the pair has no ``et`` edges (an error
+    saying ``missing`` when that is given)."""
+    if et not in data.edge_types:
+        if missing is not None:
+            _fail(f'data{et}', missing)
+        return None
+    store = data[et]
+    return store, _check_tensor(store.get('edge_index'), f'data{et}.edge_index', dtype_kind='long', ndim=2, shape0=2)
+
+
 def _check_index(t: Tensor, what: str, upper: int, bound: str):
     if t.numel() == 0:
         return
@@ -314,13 +330,10 @@ def validate_pair(data: HeteroData, *, require_edges: bool = True,
     for key in SIDES:
         et = REL[key]
         what = f'data{et}'
-        if et not in data.edge_types:
-            if require_edges:
-                _fail(what, 'missing relation edges (no triples)')
+        found = _edge_store(data, et, 'missing relation edges (no triples)' if require_edges else None)
+        if found is None:
             continue
-        rel = data[et]
-        ei = _check_tensor(rel.get('edge_index'), f'{what}.edge_index', dtype_kind='long',
-                           ndim=2, shape0=2)
+        rel, ei = found
         E = ei.size(1)
         if E == 0 and require_edges:
             _fail(f'{what}.edge_index', 'empty graph: no relation triples')
@@ -335,13 +348,10 @@ def validate_pair(data: HeteroData, *, require_edges: bool = True,
 
     for et, required in ((SAME_AS, require_links), (PSEUDO_SEED, False)):
         what = f'data{et}'
-        if et not in data.edge_types:
-            if required:
-                _fail(what, 'missing gold links')
+        found = _edge_store(data, et, 'missing gold links' if required else None)
+        if found is None:
             continue
-        store = data[et]
-        ei = _check_tensor(store.get('edge_index'), f'{what}.edge_index', dtype_kind='long',
-                           ndim=2, shape0=2)
+        store, ei = found
         L = ei.size(1)
         _check_index(ei[0], f'{what}.edge_index[0]', nodes['src'], "data['src'].num_nodes")
         _check_index(ei[1], f'{what}.edge_index[1]', nodes['tgt'], "data['tgt'].num_nodes")
