@@ -4,7 +4,7 @@
 
 For every dataset, one row per set-up:
 
-* ``names``: names-only similarity (the MiniLM name embeddings, no training): the floor;
+* ``names``: names-only similarity (the `--name-encoder` embeddings, no training): the floor;
 * ``pivot``: the aligner trained on VisualPivot seeds (greedy one-to-one on the names, same budget);
 * ``psqe``: the aligner trained on PSQE seeds;
 * ``psqe_no_clustering``: PSQE with stage 1's k-means skipped (``num_clusters=0``: one cluster);

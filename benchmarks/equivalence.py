@@ -4,7 +4,7 @@
 
 Each shared set is converted by ``tests/convert.py`` (URIs as entities, in the order they first appear, names
 files from the translated-name JSON, SRPRS's split as ``721_5fold/1``) and both are aligned by the command
-a user runs, ``psqe-pyg align --dataset <set or folder> --seeds pivot`` (MiniLM names, the default aligner).
+a user runs, ``psqe-pyg align --dataset <set or folder> --seeds pivot`` (the default names, the default aligner).
 Issue 12 asks for the same test Hits@1 within 0.2 points. Every run's ``--json`` output is kept in
 ``benchmarks/results/equivalence/<set>.<registered|converted>.json`` and a finished run is not repeated, so
 the study resumes where it stopped (each run takes 5-30 minutes on 2 cores, with the load). Writes

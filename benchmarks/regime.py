@@ -5,9 +5,9 @@
 A run is ``<dataset>:<regime>``. The dataset is ``synthetic`` (the built-in pair, images as the primary
 modality) or a registered pair (``DBP15K/zh_en``, ...). The regime weakens the primary modality:
 
-* ``names``: the pair as loaded (MiniLM names where installed), the strong case;
-* ``hash``: names by the character-n-gram hashing encoder instead of MiniLM;
-* ``shuffled=P``: MiniLM names, a share ``P`` of the source entities' names permuted among them (seeded);
+* ``names``: the pair as loaded (the default `auto` names), the strong case;
+* ``hash``: names by the character-n-gram hashing encoder instead of the default;
+* ``shuffled=P``: the default names, a share ``P`` of the source entities' names permuted among them (seeded);
 * ``structure``: no names and no attributes; the relation bag ``x_rel`` is the primary modality;
 * ``img=S`` (synthetic only): image noise ``S`` (the generator's ``img_noise``; names keep their noise).
 
