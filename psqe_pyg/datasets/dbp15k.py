@@ -35,7 +35,7 @@ class DBP15K(KGPairDataset):
         root: the folder holding ``DBP15K/``.
         pair: ``'zh_en'``, ``'ja_en'`` or ``'fr_en'``.
         processed_dir: where to cache the processed file (see :class:`KGPairDataset`).
-        name_encoder: ``'auto'`` (the best installed), ``'minilm'``, ``'hash'``, ``'e5'``, ``'e5-orig'`` or a ``+`` mix
+        name_encoder: ``'auto'`` (MiniLM when installed, else ``'hash'``), ``'minilm'``, ``'hash'``, ``'e5'``, ``'e5-orig'`` or a ``+`` mix
             (:func:`psqe_pyg.features.resolve_name_encoder`, :func:`psqe_pyg.features.encode_names`).
         image_features: an EVA-style pickle ``{global_id: vector}`` covering both KGs, or a
             ``(src_path, tgt_path)`` pair.

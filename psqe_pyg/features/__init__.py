@@ -3,7 +3,7 @@ r"""Modality feature builders: names -> text embeddings, relation and attribute 
 =====================================  =========================================================
 :func:`encode_names`                   names -> ``[N, 384]`` (MiniLM, e5), ``[N, 512]`` (hashing) or a mix
 :class:`HashingTextEncoder`            dependency-free character n-gram hashing encoder
-:func:`resolve_name_encoder`           ``'auto'`` -> the best installed mix; checks ``'minilm+e5'`` etc.
+:func:`resolve_name_encoder`           ``'auto'`` -> ``'minilm'`` or ``'hash'``; checks ``'minilm+e5'`` etc.
 :func:`encode_name_blocks`             every ``'+'`` part's ``[N, d_p]`` embedding, uncombined
 :func:`encode_pair_name_blocks`        the same for both KGs of a pair, e5 in one cached pass
 :func:`e5_cache_path`                  where e5's embeddings of a set of strings are kept

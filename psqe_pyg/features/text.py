@@ -16,8 +16,8 @@ Three encoders:
   it also encodes the *original* names (``'e5-orig'``: the URIs' local names, e.g. ``上海``), where an
   English-only model sees noise.
 
-``'auto'`` picks the best that is installed, as measured on validation links (see
-:func:`resolve_name_encoder`): ``'minilm+e5+e5-orig'``, ``'e5+e5-orig'``, ``'minilm'``, else ``'hash'``. Encoders combine with ``+`` (``'minilm+e5+e5-orig'``): the cosine of two
+``'auto'`` picks ``'minilm'`` when it can be loaded and ``'hash'`` otherwise (see
+:func:`resolve_name_encoder`). Encoders combine with ``+`` (``'minilm+e5+e5-orig'``): the cosine of two
 combined rows is the mean of the parts' cosines, each divided by its spread (the standard deviation of the
 part's cosine over random pairs of rows), so that an encoder whose cosines spread wide (MiniLM) does not
 drown one whose cosines crowd together (e5): z-scored cosines, up to a shift that no ranking sees. No gold
@@ -195,14 +195,13 @@ def minilm_available() -> bool:
     return has_st and minilm_model_path() is not None
 
 
-def resolve_name_encoder(encoder: str = 'auto', *, original: bool = True) -> str:
+def resolve_name_encoder(encoder: str = 'auto') -> str:
     """Map an encoder name to the one that will run: ``'minilm'``, ``'hash'``, ``'e5'``, ``'e5-orig'`` or a
     ``+`` combination of them (e.g. ``'minilm+e5+e5-orig'``), lower-cased.
 
-    ``'auto'`` -> what is installed, best first on the DBP15K validation links (README "Multilingual names"):
-    ``'minilm+e5+e5-orig'`` with MiniLM and e5 (:func:`e5_available`), ``'e5+e5-orig'`` with e5 alone,
-    ``'minilm'`` with MiniLM alone, else ``'hash'`` (logged at INFO); without ``original`` names at hand
-    the ``'e5-orig'`` part is left out.
+    ``'auto'`` -> ``'minilm'`` when :func:`minilm_available`, else ``'hash'`` (logged at INFO). The multilingual
+    mixes rank the gold partners better by the names alone but trained a worse aligner on DBP15K's validation
+    links (README "Multilingual names"), so they are never picked for you.
 
     Raises:
         ValueError: unknown encoder name, or a part named twice.
@@ -213,16 +212,12 @@ def resolve_name_encoder(encoder: str = 'auto', *, original: bool = True) -> str
                          f"'e5', 'e5-orig' or a '+' combination of {list(_PARTS)}")
     encoder = encoder.strip().lower()
     if encoder == 'auto':
-        parts = ['minilm'] if minilm_available() else []
-        if e5_available():
-            parts += ['e5', 'e5-orig'] if original else ['e5']
-        chosen = '+'.join(parts) or 'hash'
-        if chosen == 'hash':
+        chosen = 'minilm' if minilm_available() else 'hash'
+        if chosen == 'minilm':
+            log.info("name encoder 'auto' -> 'minilm' (all-MiniLM-L6-v2, %d d)", MINILM_DIM)
+        else:
             log.info("name encoder 'auto' -> 'hash' (character 3-gram hashing, 512 d): MiniLM is not "
                      "installed; for it run %s", _INSTALL_HINT)
-        else:
-            log.info("name encoder 'auto' -> %r%s", chosen, '' if e5_available() else
-                     f' (for the multilingual e5 too: {_E5_INSTALL_HINT})')
         return chosen
     parts = encoder.split('+')
     for part in parts:
@@ -412,7 +407,7 @@ def encode_names(names: Iterable[str], encoder: str = 'auto', *, original: Itera
 
     Args:
         names: one string per entity (e.g. ``data['src'].name``).
-        encoder: ``'auto'`` (the best installed, :func:`resolve_name_encoder`), ``'minilm'``, ``'hash'``, ``'e5'``,
+        encoder: ``'auto'`` (MiniLM if installed, else hashing), ``'minilm'``, ``'hash'``, ``'e5'``,
             ``'e5-orig'`` or a ``+`` combination (:func:`resolve_name_encoder`).
         original: the entities' names in their own language (e.g. the URIs' local names), read by the
             ``'e5-orig'`` part, which needs them; one per name.
@@ -455,7 +450,7 @@ def _encode_sides(sides: list[tuple[Iterable[str], Iterable[str] | None]], encod
                   show_progress: bool | None, device: str | torch.device | None, dim: int,
                   ngram: int) -> list[list[Tensor]]:
     """The blocks of every ``(names, original)`` in ``sides``; the e5 parts of all of them in one pass."""
-    parts = resolve_name_encoder(encoder, original=all(original is not None for _, original in sides)).split('+')
+    parts = resolve_name_encoder(encoder).split('+')
     checked = []
     for names, original in sides:
         names = _check_names(names, 'encode_names')
