@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from common import DEFAULT_DATA, REPO, RESULTS, write_result
+from common import DEFAULT_DATA, REPO, RESULTS, earlier_entries, write_result
 
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.metrics import seed_quality
@@ -209,10 +209,7 @@ def main() -> None:
                                                   seed=args.seed, name_encoder=args.name_encoder).items():
                 log.info('%s %s: %d seeds, %.1f s', spec, setup, len(seeds), secs)
         return
-    results = {}
-    previous = RESULTS / 'alignment.json'
-    if previous.exists():  # keep the datasets this run does not redo
-        results = json.loads(previous.read_text()).get('datasets', {})
+    results = earlier_entries('alignment', 'datasets')  # keep the datasets this run does not redo
     for spec in args.datasets:
         results[spec] = run_dataset(spec, args)
         payload = {'budget': args.budget, 'psqe_epochs': args.epochs, 'name_encoder': args.name_encoder,

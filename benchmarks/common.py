@@ -53,6 +53,13 @@ def environment() -> dict:
     return env
 
 
+def earlier_entries(name: str, key: str) -> dict:
+    """The ``key`` entries (datasets, runs, ...) that ``benchmarks/results/<name>.json`` holds from earlier runs, so
+    that a run of some of them keeps the others; ``{}`` when there is no such file."""
+    path = RESULTS / f'{name}.json'
+    return json.loads(path.read_text()).get(key, {}) if path.exists() else {}
+
+
 def write_result(name: str, payload: dict) -> Path:
     """Writes ``payload`` with :func:`environment` to ``benchmarks/results/<name>.json``."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,12 @@ quantile of the held pairs' scores) for each ``--quantiles``. Scored on the *val
 ``benchmarks/results/il_trust.json`` (kept across invocations, one entry per dataset) and ``il_trust.md``.
 """
 import argparse
-import json
 import logging
 import time
 from dataclasses import replace
 
 from alignment import load_pair
-from common import DEFAULT_DATA, RESULTS, write_result
+from common import DEFAULT_DATA, RESULTS, earlier_entries, write_result
 
 from psqe_pyg.datasets import SyntheticKGPair
 from psqe_pyg.evaluation import evaluate_alignment
@@ -79,8 +78,7 @@ def main() -> None:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    previous = RESULTS / 'il_trust.json'
-    results = json.loads(previous.read_text()).get('datasets', {}) if previous.exists() else {}
+    results = earlier_entries('il_trust', 'datasets')
     for dataset in args.datasets:
         results[dataset] = run(dataset, args.root, args.quantiles, args.seed)
         write_result('il_trust', {'metric': 'cosine Hits@1, pivot seeds, validation / test links',

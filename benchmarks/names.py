@@ -17,11 +17,10 @@ its cosine over random cross-KG pairs (:func:`psqe_pyg.features.name_block_weigh
 entry per pair) and ``names.md``.
 """
 import argparse
-import json
 import logging
 import time
 
-from common import DEFAULT_DATA, RESULTS, write_result
+from common import DEFAULT_DATA, RESULTS, earlier_entries, write_result
 
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.evaluation import gold_links
@@ -80,8 +79,7 @@ def main() -> None:
     parser.add_argument('--root', default=str(DEFAULT_DATA))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    previous = RESULTS / 'names.json'
-    results = json.loads(previous.read_text()).get('pairs', {}) if previous.exists() else {}
+    results = earlier_entries('names', 'pairs')
     for spec in args.pairs:
         results[spec] = run(spec, args.root)
         path = write_result('names', {'metric': 'names only, cosine, pessimistic ranks', 'pairs': results})

@@ -11,12 +11,11 @@ Wall time per run and of stage 2. Writes ``benchmarks/results/psqe_epochs.json``
 entry per dataset) and ``psqe_epochs.md``.
 """
 import argparse
-import json
 import logging
 import time
 
 import torch
-from common import DEFAULT_DATA, RESULTS, write_result
+from common import DEFAULT_DATA, RESULTS, earlier_entries, write_result
 
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.evaluation import gold_links
@@ -80,8 +79,7 @@ def main() -> None:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    previous = RESULTS / 'psqe_epochs.json'
-    results = json.loads(previous.read_text()).get('datasets', {}) if previous.exists() else {}
+    results = earlier_entries('psqe_epochs', 'datasets')
     for spec in args.datasets:
         results[spec] = run(spec, args.root, args.epochs, args.seed)
         write_result('psqe_epochs', {'seed': args.seed, 'threads': torch.get_num_threads(), 'datasets': results})

@@ -26,7 +26,7 @@ if '--code' in sys.argv:  # before psqe_pyg is imported: bypass the editable ins
     sys.path.insert(0, sys.argv[sys.argv.index('--code') + 1])
 
 import torch  # noqa: E402
-from common import DEFAULT_DATA, RESULTS, write_result  # noqa: E402
+from common import DEFAULT_DATA, earlier_entries, write_result  # noqa: E402
 
 import psqe_pyg  # noqa: E402
 from psqe_pyg import metrics, pipeline  # noqa: E402
@@ -102,8 +102,7 @@ def main() -> None:
                                      for name, s in seeds.items() if name in theirs}
     logging.info('%s: %s', label, json.dumps(run, indent=1))
 
-    previous = RESULTS / f'{args.out}.json'
-    runs = json.loads(previous.read_text()).get('runs', {}) if previous.exists() else {}
+    runs = earlier_entries(args.out, 'runs')
     key = f'{args.dataset}@{label}'
     runs[key] = run
     write_result(args.out, {'seed': args.seed, 'runs': runs})

@@ -19,13 +19,12 @@ Writes ``benchmarks/results/regime.json`` (kept across invocations, one entry pe
 """
 import argparse
 import copy
-import json
 import logging
 import time
 
 import torch
 from alignment import load_pair
-from common import DEFAULT_DATA, RESULTS, write_result
+from common import DEFAULT_DATA, RESULTS, earlier_entries, write_result
 
 from psqe_pyg.datasets import SyntheticKGPair
 from psqe_pyg.evaluation import evaluate_alignment
@@ -130,8 +129,7 @@ def main() -> None:
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    previous = RESULTS / 'regime.json'
-    results = json.loads(previous.read_text()).get('runs', {}) if previous.exists() else {}
+    results = earlier_entries('regime', 'runs')
     for spec in args.runs:
         results[spec] = run(spec, args)
         path = write_result('regime', {'aligner': AlignerConfig().__dict__, 'seed': args.seed, 'runs': results})

@@ -7,11 +7,10 @@ stage, and PSQE's precision and time as a ratio of the pivot's, measured in the 
 plot benchmarks/results/seeds_<dataset>.png for every dataset.
 """
 import argparse
-import json
 import logging
 import time
 
-from common import DEFAULT_DATA, RESULTS, write_result
+from common import DEFAULT_DATA, RESULTS, earlier_entries, write_result
 
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.report import plot_seed_report, run_seed_method
@@ -33,10 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
 
-    results = {}
-    previous = RESULTS / f'{args.out}.json'
-    if previous.exists():  # keep the datasets this run does not redo
-        results = json.loads(previous.read_text()).get('datasets', {})
+    results = earlier_entries(args.out, 'datasets')  # keep the datasets this run does not redo
     for spec in args.datasets:
         start = time.perf_counter()
         # Pairs without attribute files get name n-gram hashes as x_attr (the set-up of DESIGN §7).
