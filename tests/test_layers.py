@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / 'psqe_pyg'
 
 # Lowest first: the data path in one line. features sit below pair because build_pair computes them.
 LAYERS = [
-    ('_checks', '_deprecation', '_init_args', 'distributed'),  # shared checks, process-group helpers
+    ('_cache', '_checks', '_deprecation', '_init_args', 'distributed'),  # cache folder, shared checks, process-group helpers
     ('ops', ),  # the compiled kernels, their references and sharded paths
     ('features', ),  # names -> text embeddings, attribute / relation bags
     ('readers', ),  # strict, located file parsing
