@@ -184,7 +184,9 @@ def test_trusted_iterative_learning_does_not_end_below_no_iterative_learning():
 def test_iterative_learning_keeps_only_trusted_pairs():
     data = _names_without_signal()
     inputs = aligner_inputs(data)
-    model = MultiModalAligner.for_inputs(inputs, hidden=16, entity_dim=8)
+    with torch.random.fork_rng(devices=[]):  # seeded: the bound below must cut these candidates in any test order
+        torch.manual_seed(0)
+        model = MultiModalAligner.for_inputs(inputs, hidden=16, entity_dim=8)
     pairs = get_seeds(data).edge_index
     src, tgt = model.embed(inputs)
     free_src = (~index_to_mask(pairs[0], inputs.num_src)).nonzero().view(-1)
