@@ -367,13 +367,15 @@ def _encode_e5_cached(strings: list[str], batch_size: int, show_progress: bool) 
             table = None
     if table is None:
         table = _encode_e5(distinct, batch_size, show_progress)
+        tmp = path.with_suffix(f'.{os.getpid()}.tmp')
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f'.{os.getpid()}.tmp')
             torch.save(table, tmp)
             os.replace(tmp, path)
         except OSError as err:
             log.warning('could not keep the e5 embeddings in %s (%s)', path, err)
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed write leaves no half-written file behind
     row = {s: i for i, s in enumerate(distinct)}
     return table[torch.tensor([row[s] for s in strings], dtype=torch.long)]
 
