@@ -13,7 +13,8 @@ For every dataset, one row per set-up:
 * ``pivot_no_il``, ``psqe_no_il``: the aligner on the pivot / PSQE seeds without iterative learning, so that
   the seeds alone decide what it learns.
 
-Columns: seeds and their precision, Hits@1/10 and MRR on the test links (mean of both directions), Hits@1
+Columns: the name encoder (what ``--name-encoder`` resolved to), seeds and their precision, Hits@1/10 and MRR
+on the test links (mean of both directions, pessimistic ranks: a tie counts against), Hits@1
 against every entity of the other KG, Hits@1 after greedy / Sinkhorn / exact-assignment one-to-one decoding,
 Hits@1 of the sparsest and densest third of test source entities by degree, wall time (seeds + training +
 evaluation).
@@ -36,6 +37,7 @@ import torch
 from common import DEFAULT_DATA, REPO, RESULTS, earlier_entries, write_result
 
 from psqe_pyg.datasets import load_dataset
+from psqe_pyg.features import resolve_name_encoder
 from psqe_pyg.metrics import seed_quality
 from psqe_pyg.pair import SAME_AS, Seeds, get_history, set_seeds
 from psqe_pyg.pipeline import AlignerConfig, generate_seeds, names_only, train_and_evaluate
@@ -122,7 +124,7 @@ def run_dataset(spec: str, args) -> dict:
         log.info('%s %s: %d seeds (precision %.3f) -> Hits@1 %.3f (one-to-one %.3f), %.0f s', spec, name,
                  len(seeds), result['seed_quality']['precision'], result['cosine']['mean']['hits@1'],
                  result['one_to_one_hits@1'], result['wall_s'])
-    out = {'load_s': load_s, 'rows': rows}
+    out = {'name_encoder': resolve_name_encoder(args.name_encoder), 'load_s': load_s, 'rows': rows}
     if 'psqe' in rows and 'pivot' in rows:
         out['ratio_psqe_vs_pivot'] = {
             'hits@1': rows['psqe']['cosine']['mean']['hits@1'] / rows['pivot']['cosine']['mean']['hits@1'],
@@ -143,9 +145,9 @@ def _opt_pct(v: float | dict | None) -> str:
 
 def markdown_table(results: dict) -> str:
     """One row per dataset and set-up (see the module docstring)."""
-    lines = ['| dataset | set-up | seeds | seed precision | Hits@1 | Hits@10 | MRR | Hits@1 all | Hits@1 1-to-1 | '
+    lines = ['| dataset | names | set-up | seeds | seed precision | Hits@1 | Hits@10 | MRR | Hits@1 all | Hits@1 1-to-1 | '
              'Hits@1 Sinkhorn | Hits@1 assignment | Hits@1 sparsest third | Hits@1 densest third | wall time (s) |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for spec, res in results.items():
         for setup, row in res['rows'].items():
             cos = row['cosine']['mean']
@@ -155,7 +157,7 @@ def markdown_table(results: dict) -> str:
                 seeds, precision = '–', '–'
             else:
                 seeds, precision = str(row['seed_quality']['num_seeds']), _pct(row['seed_quality']['precision'])
-            lines.append(f"| {spec} | {setup} | {seeds} | {precision} | {_pct(cos['hits@1'])} | "
+            lines.append(f"| {spec} | {res.get('name_encoder', '–')} | {setup} | {seeds} | {precision} | {_pct(cos['hits@1'])} | "
                          f"{_pct(cos['hits@10'])} | {cos['mrr']:.3f} | {_opt_pct(row.get('cosine_all'))} | "
                          f"{_pct(row['one_to_one_hits@1'])} | {_opt_pct(one.get('sinkhorn'))} | "
                          f"{_opt_pct(one.get('assignment'))} | "
