@@ -94,27 +94,30 @@ def _one_to_one(src_emb: Tensor, tgt_emb: Tensor, links: Tensor, decoders: Seque
 
 
 def evaluate_alignment(data: HeteroData, src_emb: Tensor, tgt_emb: Tensor, *, split: str = 'test',
-                       csls_k: int | None = 10, one_to_one: bool | Sequence[str] = True, degree_groups: int = 3,
-                       ks: tuple[int, ...] = (1, 5, 10), seed: int = 0) -> dict:
+                       csls_k: int | None = 10, one_to_one: bool | Sequence[str] = True, all_candidates: bool = True,
+                       degree_groups: int = 3, ks: tuple[int, ...] = (1, 5, 10), seed: int = 0) -> dict:
     """Scores entity embeddings ``src_emb [N_src, d]``, ``tgt_emb [N_tgt, d]`` on the gold links of ``split``
     (``'val'`` for every choice, ``'test'`` for final tables; see the module docstring).
 
     Ranks are pessimistic (:mod:`psqe_pyg.metrics`). Two candidate sets: the links' own ends (the customary
-    one, comparable with the literature) and ``'all'``, every entity of the other KG. ``one_to_one``: the
+    one, comparable with the literature) and, with ``all_candidates`` (the default), ``'all'``, every entity
+    of the other KG: each of its joins is ``N_src x N_tgt`` rather than ``L x L``, so a run at scale may
+    leave it out (the ``*_all`` entries are then absent). ``one_to_one``: the
     decoders to score (``True``: all of :data:`psqe_pyg.decoding.DECODERS`; ``False``: none), each
-    between the links' ends and between all entities (the exact assignment only up to
+    in every candidate set (the exact assignment only up to
     :data:`~psqe_pyg.decoding.MAX_ASSIGNMENT_SIZE` entities a side, else ``None``); ``seed`` shuffles the
     targets for them (:func:`one_to_one_accuracy`).
 
     Returns ``{'split', 'num_links': L, 'cosine': ranking_metrics, 'csls': ... (with ``csls_k``),
-    'cosine_all', 'csls_all': the same against all entities, 'one_to_one': {decoder: Hits@1},
+    'cosine_all', 'csls_all': the same against all entities (with ``all_candidates``), 'one_to_one': {decoder: Hits@1},
     'one_to_one_all': {decoder: Hits@1}, 'one_to_one_hits@1': the greedy one (kept for older readers),
     'by_degree': [{'degree': [lo, hi], 'count', 'hits@1', ...}] (cosine, src->tgt, the links' own ends as
     candidates, sources in ``degree_groups`` quantile buckets of their degree, sparsest first)}``.
     """
     links = gold_links(data, split)
     out = {'split': split, 'num_links': int(links.size(1))}
-    for candidates, suffix in (('links', ''), ('all', '_all')):
+    candidate_sets = (('links', ''), ('all', '_all')) if all_candidates else (('links', ''),)
+    for candidates, suffix in candidate_sets:
         out['cosine' + suffix] = metrics.ranking_metrics(src_emb, tgt_emb, links, ks=ks, candidates=candidates,
                                                          return_ranks=candidates == 'links')
         if csls_k is not None:
@@ -123,8 +126,8 @@ def evaluate_alignment(data: HeteroData, src_emb: Tensor, tgt_emb: Tensor, *, sp
     ranks = out['cosine'].pop('ranks')['src->tgt']
     decoders = tuple(DECODERS) if one_to_one is True else tuple(one_to_one or ())
     if decoders:
-        for candidates, key in (('links', 'one_to_one'), ('all', 'one_to_one_all')):
-            out[key] = _one_to_one(src_emb, tgt_emb, links, decoders, candidates, seed)
+        for candidates, suffix in candidate_sets:
+            out['one_to_one' + suffix] = _one_to_one(src_emb, tgt_emb, links, decoders, candidates, seed)
         if 'greedy' in decoders:
             out['one_to_one_hits@1'] = out['one_to_one']['greedy']
     degree = metrics.degree(data, 'src')[links[0]]

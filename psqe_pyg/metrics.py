@@ -81,19 +81,24 @@ def _rank_rows(q: Tensor, c: Tensor, gold: Tensor, bias_q: Tensor | None, bias_c
     """rank_i = #{j : score(i, j) >= score(i, gold_i)} (pessimistic: the gold column counts itself once).
 
     ``score = q c^T`` for cosine, ``2 q c^T - bias_q[i] - bias_c[j]`` for CSLS; ``q [L, d]``, ``c [C, d]``,
-    ``gold [L]`` the candidate column of each query's true partner. Computed ``tile`` rows at a time, never
-    ``[L, C]`` at once. The true score is read from the same tile as the candidates' scores, so rounding
-    cannot make the true partner beat or lose to itself.
+    ``gold [L]`` the candidate column of each query's true partner. Computed ``tile`` rows at a time in one
+    reused ``[tile, C]`` buffer, never ``[L, C]`` at once. The true score is read from the same tile as the
+    candidates' scores, so rounding cannot make the true partner beat or lose to itself.
     """
-    L = q.size(0)
+    L, C = q.size(0), c.size(0)
+    scores = q.new_empty(min(tile, L), C)
+    # A float32 sum of 0/1 is exact below 2**24 candidates; the matrix-vector product is ~5x faster than a
+    # bool row sum on CPU.
+    ones = q.new_ones(C, dtype=torch.float64 if C >= 1 << 24 else q.dtype)
     ranks = torch.empty(L, dtype=torch.long, device=q.device)
     for i in range(0, L, tile):
         j = min(i + tile, L)
-        s = q[i:j] @ c.t()  # [rows, C]
+        s = scores[:j - i]
+        torch.mm(q[i:j], c.t(), out=s)
         if bias_q is not None:
-            s = 2.0 * s - bias_q[i:j, None] - bias_c[None, :]
+            s.mul_(2.0).sub_(bias_q[i:j, None]).sub_(bias_c[None, :])
         true = s.gather(1, gold[i:j, None])
-        ranks[i:j] = (s >= true).sum(dim=1)
+        ranks[i:j] = torch.mv(torch.ge(s, true, out=s).to(ones.dtype), ones).round().long()
     return ranks
 
 

@@ -120,6 +120,11 @@ def test_validation_split_scores_only_the_validation_links():
     # a chosen subset of decoders
     only = evaluate_alignment(data, src, tgt, split='val', csls_k=None, one_to_one=('sinkhorn',))
     assert only['one_to_one'] == {'sinkhorn': 1.0} and 'one_to_one_hits@1' not in only
+    # without the 'all' candidate set: the same links-only results, no *_all entries
+    links_only = evaluate_alignment(data, src, tgt, split='val', csls_k=2, all_candidates=False)
+    assert not [key for key in links_only if key.endswith('_all')]
+    assert {k: links_only[k] for k in ('cosine', 'csls', 'one_to_one')} == {k: val[k] for k in
+                                                                            ('cosine', 'csls', 'one_to_one')}
     with pytest.raises(ValueError, match='decoder'):
         evaluate_alignment(data, src, tgt, one_to_one=('hungarian',))
 
