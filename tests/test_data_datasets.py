@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,6 +109,27 @@ def test_stale_cache_is_never_read(dbp_root, tmp_path):
     assert len(list((tmp_path / 'pd').glob('*.pt'))) == 3
     s = dataset_summary(c)
     assert s['src']['modalities']['img'] == 4 and s['src']['with_image'] == 2
+
+
+def test_cache_follows_raw_content_not_file_times(dbp_root, tmp_path):
+    # A fresh copy of the same files (new modification times, as a checkout or `cp` gives) reads the cache;
+    # an edit of a raw file with its size and modification time kept builds a new one.
+    kw = dict(name_encoder='hash', processed_dir=tmp_path / 'pd', log=False)
+    first = DBP15K(dbp_root, 'fr_en', **kw).processed_paths  # computed from the files as they are now
+    cached = Path(first[0])
+    built_at = cached.stat().st_mtime_ns
+    raw = dbp_root / 'DBP15K' / 'fr_en'
+    for path in raw.iterdir():
+        if path.is_file():
+            os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10 ** 9))
+    assert DBP15K(dbp_root, 'fr_en', **kw).processed_paths == first and cached.stat().st_mtime_ns == built_at
+    triples = raw / 'triples_1'
+    text, stat = triples.read_text(), triples.stat()
+    edited = text.replace('0', '1', 1)
+    assert edited != text and len(edited) == len(text)
+    triples.write_text(edited)
+    os.utime(triples, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert DBP15K(dbp_root, 'fr_en', **kw).processed_paths != first
 
 
 def test_image_errors_surface_through_dataset(dbp_root, tmp_path):

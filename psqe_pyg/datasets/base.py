@@ -2,6 +2,7 @@ r"""Shared machinery of the KG-pair datasets: processed-cache location, cache ke
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import inspect
 import logging
@@ -41,6 +42,17 @@ def _writable(path: str) -> bool:
             return False
         p = p.parent
     return os.access(p, os.W_OK)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, size: int, mtime_ns: int, ctime_ns: int) -> str:
+    """The SHA-256 of a file's content. The size and times key the cache: any write changes ``ctime``, which
+    cannot be set back, so a rewritten file is read again."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _short_hash(text: str) -> str:
@@ -171,8 +183,8 @@ class KGPairDataset(InMemoryDataset):
     ``~/.cache/psqe_pyg/<DATASET>/<pair>/`` when that is not writable). Its name encodes every
     option that changes the result (name encoder, image file content hash, split, and the
     ``pre_transform`` with every argument it was built with, :func:`transform_description`) and
-    a fingerprint of the raw files (absolute path, size, mtime), so a
-    changed option or an edited / other copy of the data never reads a stale cache. It is written
+    a fingerprint of the raw files' contents, so a changed option or an edited copy of the data
+    never reads a stale cache (and a fresh copy of the same files reads the cache). It is written
     to a temporary file and moved into place with :func:`os.replace`, in a compact form (sparse
     bags, joined string lists) that loading expands back exactly.
     """
@@ -259,16 +271,15 @@ class KGPairDataset(InMemoryDataset):
         return list(self.raw_files())
 
     def raw_fingerprint(self) -> str:
-        r"""A short hash of the raw files' absolute paths, sizes and modification times, so an
-        edited or different copy of the raw data never reads another copy's cache."""
+        r"""A short hash of the raw files' names (relative to :attr:`raw_dir`) and contents, so an edited
+        copy of the raw data never reads another copy's cache, while a copy with the same content (a fresh
+        checkout, ``cp`` without ``-p``) reads it."""
+        paths = sorted(self.raw_paths)
+        paths += sorted(p for p in (osp.join(self.raw_dir, f) for f in self.optional_raw_files()) if osp.isfile(p))
         parts = []
-        for p in sorted(self.raw_paths):
+        for p in paths:
             st = os.stat(p)
-            parts.append(f'{osp.abspath(p)}|{st.st_size}|{st.st_mtime_ns}')
-        for p in sorted(osp.join(self.raw_dir, f) for f in self.optional_raw_files()):
-            if osp.isfile(p):
-                st = os.stat(p)
-                parts.append(f'{osp.abspath(p)}|{st.st_size}|{st.st_mtime_ns}')
+            parts.append(f'{osp.relpath(p, self.raw_dir)}|{_file_digest(osp.abspath(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns)}')
         return _short_hash('\n'.join(parts))[:8]
 
     def optional_raw_files(self) -> list[str]:
