@@ -34,7 +34,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from common import DEFAULT_DATA, REPO, RESULTS, earlier_entries, write_result
+from common import DEFAULT_DATA, REPO, RESULTS, earlier_entries, environment, write_result
 
 from psqe_pyg.datasets import load_dataset
 from psqe_pyg.features import resolve_name_encoder
@@ -213,7 +213,7 @@ def main() -> None:
         return
     results = earlier_entries('alignment', 'datasets')  # keep the datasets this run does not redo
     for spec in args.datasets:
-        results[spec] = run_dataset(spec, args)
+        results[spec] = {**run_dataset(spec, args), 'environment': environment()}  # runs of datasets may differ
         payload = {'budget': args.budget, 'psqe_epochs': args.epochs, 'name_encoder': args.name_encoder,
                    'seed': args.seed, 'aligner': asdict(AlignerConfig()),
                    'note': 'rows *_no_il train with refine_every=0; wall_s = seed generation (its cached '
