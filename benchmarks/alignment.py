@@ -145,8 +145,8 @@ def _opt_pct(v: float | dict | None) -> str:
 
 def markdown_table(results: dict) -> str:
     """One row per dataset and set-up (see the module docstring)."""
-    lines = ['| dataset | names | set-up | seeds | seed precision | Hits@1 | Hits@10 | MRR | Hits@1 all | Hits@1 1-to-1 | '
-             'Hits@1 Sinkhorn | Hits@1 assignment | Hits@1 sparsest third | Hits@1 densest third | wall time (s) |',
+    lines = ['| dataset | names | set-up | seeds | seed precision | Hits@1 | Hits@10 | MRR | Hits@1 all | '
+             'Hits@1 1-to-1 | Hits@1 Sinkhorn | Hits@1 assignment | Hits@1 sparsest third | Hits@1 densest third | wall time (s) |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for spec, res in results.items():
         for setup, row in res['rows'].items():
@@ -157,7 +157,8 @@ def markdown_table(results: dict) -> str:
                 seeds, precision = '–', '–'
             else:
                 seeds, precision = str(row['seed_quality']['num_seeds']), _pct(row['seed_quality']['precision'])
-            lines.append(f"| {spec} | {res.get('name_encoder', '–')} | {setup} | {seeds} | {precision} | {_pct(cos['hits@1'])} | "
+            lines.append(f"| {spec} | {res.get('name_encoder', '–')} | {setup} | {seeds} | {precision} | "
+                         f"{_pct(cos['hits@1'])} | "
                          f"{_pct(cos['hits@10'])} | {cos['mrr']:.3f} | {_opt_pct(row.get('cosine_all'))} | "
                          f"{_pct(row['one_to_one_hits@1'])} | {_opt_pct(one.get('sinkhorn'))} | "
                          f"{_opt_pct(one.get('assignment'))} | "

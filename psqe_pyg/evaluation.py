@@ -94,8 +94,8 @@ def _one_to_one(src_emb: Tensor, tgt_emb: Tensor, links: Tensor, decoders: Seque
 
 
 def evaluate_alignment(data: HeteroData, src_emb: Tensor, tgt_emb: Tensor, *, split: str = 'test',
-                       csls_k: int | None = 10, one_to_one: bool | Sequence[str] = True, all_candidates: bool = True,
-                       degree_groups: int = 3, ks: tuple[int, ...] = (1, 5, 10), seed: int = 0) -> dict:
+                       csls_k: int | None = 10, one_to_one: bool | Sequence[str] = True,
+                       all_candidates: bool = True, degree_groups: int = 3, ks: tuple[int, ...] = (1, 5, 10), seed: int = 0) -> dict:
     """Scores entity embeddings ``src_emb [N_src, d]``, ``tgt_emb [N_tgt, d]`` on the gold links of ``split``
     (``'val'`` for every choice, ``'test'`` for final tables; see the module docstring).
 
@@ -109,8 +109,8 @@ def evaluate_alignment(data: HeteroData, src_emb: Tensor, tgt_emb: Tensor, *, sp
     targets for them (:func:`one_to_one_accuracy`).
 
     Returns ``{'split', 'num_links': L, 'cosine': ranking_metrics, 'csls': ... (with ``csls_k``),
-    'cosine_all', 'csls_all': the same against all entities (with ``all_candidates``), 'one_to_one': {decoder: Hits@1},
-    'one_to_one_all': {decoder: Hits@1}, 'one_to_one_hits@1': the greedy one (kept for older readers),
+    'cosine_all', 'csls_all': the same against all entities (with ``all_candidates``),
+    'one_to_one': {decoder: Hits@1}, 'one_to_one_all': {decoder: Hits@1}, 'one_to_one_hits@1': the greedy one (kept for older readers),
     'by_degree': [{'degree': [lo, hi], 'count', 'hits@1', ...}] (cosine, src->tgt, the links' own ends as
     candidates, sources in ``degree_groups`` quantile buckets of their degree, sparsest first)}``.
     """

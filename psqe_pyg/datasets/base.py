@@ -45,14 +45,10 @@ def _writable(path: str) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _file_digest(path: str, size: int, mtime_ns: int, ctime_ns: int) -> str:
-    """The SHA-256 of a file's content. The size and times key the cache: any write changes ``ctime``, which
-    cannot be set back, so a rewritten file is read again."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+def _cached_digest(path: str, size: int, mtime_ns: int, ctime_ns: int) -> str:
+    """:func:`~psqe_pyg.readers.images.file_digest`, read once per version of the file: the size and times key
+    the cache, and any write changes ``ctime``, which cannot be set back."""
+    return file_digest(path)
 
 
 def _short_hash(text: str) -> str:
@@ -274,12 +270,12 @@ class KGPairDataset(InMemoryDataset):
         r"""A short hash of the raw files' names (relative to :attr:`raw_dir`) and contents, so an edited
         copy of the raw data never reads another copy's cache, while a copy with the same content (a fresh
         checkout, ``cp`` without ``-p``) reads it."""
-        paths = sorted(self.raw_paths)
-        paths += sorted(p for p in (osp.join(self.raw_dir, f) for f in self.optional_raw_files()) if osp.isfile(p))
+        optional = (osp.join(self.raw_dir, f) for f in self.optional_raw_files())
         parts = []
-        for p in paths:
+        for p in sorted(self.raw_paths) + sorted(p for p in optional if osp.isfile(p)):
             st = os.stat(p)
-            parts.append(f'{osp.relpath(p, self.raw_dir)}|{_file_digest(osp.abspath(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns)}')
+            digest = _cached_digest(osp.abspath(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            parts.append(f'{osp.relpath(p, self.raw_dir)}|{digest}')
         return _short_hash('\n'.join(parts))[:8]
 
     def optional_raw_files(self) -> list[str]:
