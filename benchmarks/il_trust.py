@@ -26,7 +26,7 @@ log = logging.getLogger('il_trust')
 
 
 def variants(quantiles: list[float]) -> dict[str, AlignerConfig]:
-    base = AlignerConfig()
+    base = AlignerConfig(propagated=0.0)  # iterative learning acts on the trained views alone
     out = {'no_il': replace(base, refine_every=0), 'il': base}
     out.update({f'il_q{q:g}': replace(base, refine_quantile=q) for q in quantiles})
     return out

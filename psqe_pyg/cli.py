@@ -37,6 +37,17 @@ def _int_at_least(low: int):
 positive_int, non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
+def share(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number in [0, 1], got {text!r}') from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f'must lie in [0, 1], got {value}')
+    return value
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--dataset', default='synthetic',
                    help="'synthetic' (default, built in), 'DBP15K/<zh_en|ja_en|fr_en>', "
@@ -249,7 +260,8 @@ def cmd_align(args: argparse.Namespace) -> int:
     from psqe_pyg.pipeline import AlignerConfig, align_and_report
     from psqe_pyg.prediction import write_alignment
     data = _load(args)
-    config = AlignerConfig(steps=args.steps, refine_every=args.refine_every, hidden=args.hidden)
+    config = AlignerConfig(steps=args.steps, refine_every=args.refine_every, hidden=args.hidden,
+                           propagated=args.propagated)
     from psqe_pyg.distributed import comm
     device = args.device if args.device != 'auto' else 'cuda' if torch.cuda.is_available() else 'cpu'
     device = comm.local_device(device)  # under torchrun: this rank's GPU
@@ -307,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--refine-every', type=non_negative_int, default=AlignerConfig.refine_every,
                    help='iterative learning every this many steps (0: off)')
     p.add_argument('--hidden', type=positive_int, default=AlignerConfig.hidden)
+    p.add_argument('--propagated', type=share, default=AlignerConfig.propagated,
+                   help='share of the final embeddings given to the training-free propagated features '
+                        '(late fusion; 1: those alone, no training; README "Alignment study")')
     p.add_argument('--device', default='auto', help="'cpu', 'cuda', 'cuda:1', ... (auto: cuda when available)")
     p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--output', default=None,

@@ -10,7 +10,8 @@ from torch_geometric.data import HeteroData
 
 from psqe_pyg.evaluation import evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
-from psqe_pyg.nn.aligner import AlignerConfig, MultiModalAligner, aligner_inputs, train_aligner
+from psqe_pyg.nn.aligner import (AlignerConfig, MultiModalAligner, aligner_inputs, propagated_features,
+                                  train_aligner)
 from psqe_pyg.pair.modalities import pair_features
 from psqe_pyg.pair.schema import SAME_AS
 from psqe_pyg.pair.seeds import get_history, get_seeds
@@ -40,11 +41,23 @@ def _gold(data: HeteroData):
     return data[SAME_AS].edge_index if SAME_AS in data.edge_types else None
 
 
+def _late_fusion(src: Tensor, tgt: Tensor, propagated: Tensor, share: float) -> tuple[Tensor, Tensor]:
+    """``[sqrt(1 - share) src || sqrt(share) propagated[:N_src]]`` and the same for ``tgt`` (the trained part
+    left out when ``share == 1``): rows of unit norm when the inputs' rows are."""
+    q_src, q_tgt = propagated[:src.size(0)], propagated[src.size(0):]
+    if share == 1.0:
+        return q_src, q_tgt
+    a, b = (1.0 - share) ** 0.5, share ** 0.5
+    return torch.cat([a * src, b * q_src], dim=1), torch.cat([a * tgt, b * q_tgt], dim=1)
+
+
 def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, device: str = 'cpu',
                    seed: int = 0, progress: bool = True) -> tuple[Tensor, Tensor, dict]:
     """Trains a :class:`~psqe_pyg.nn.MultiModalAligner` on the pair's ``('src', 'pseudo_seed', 'tgt')`` edges.
 
-    ``seed`` fixes the initialisation and the shuffles. Returns the final embeddings of all entities on
+    ``seed`` fixes the initialisation and the shuffles. With ``config.propagated > 0`` the trained embeddings
+    are concatenated with :func:`~psqe_pyg.nn.aligner.propagated_features` (late fusion; the seeds and
+    iterative learning see the trained part only). Returns the final embeddings of all entities on
     ``device``, ``[N_src, D]`` and ``[N_tgt, D]``, and ``training``: the config, the seeds given and those iterative
     learning ended with (their precision when the pair has gold links), the loss curve and the wall time.
     """
@@ -59,7 +72,8 @@ def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, dev
                                              num_layers=config.num_layers, attention=config.attention,
                                              entity_dim=config.entity_dim)
     model = model.to(device)
-    trained = train_aligner(model, inputs, seeds, steps=config.steps, lr=config.lr,
+    steps = 0 if config.propagated == 1.0 else config.steps  # no trained part in the embeddings: skip it
+    trained = train_aligner(model, inputs, seeds, steps=steps, lr=config.lr,
                             weight_decay=config.weight_decay, entity_lr=config.entity_lr,
                             batch_size=config.batch_size,
                             temperature=config.temperature, refine_every=config.refine_every,
@@ -68,6 +82,8 @@ def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, dev
                             seed=seed, progress=progress)
     with torch.no_grad():
         src, tgt = model.embed(inputs)
+        if config.propagated > 0.0:
+            src, tgt = _late_fusion(src, tgt, propagated_features(inputs, config.num_layers), config.propagated)
     gold = _gold(data)
     training = {
         'config': asdict(config), 'device': str(device), 'seed': seed,

@@ -2,17 +2,19 @@
 pseudo seeds clearly beats the untrained name features on a synthetic pair, that its entity view learns
 from the graph when the names carry no signal, and iterative learning's trust filter."""
 import copy
+import dataclasses
 
 import pytest
 import torch
 from pair_factory import random_pair
 from torch_geometric.utils import index_to_mask
 
-from psqe_pyg.nn import BipartiteCSR, MultiModalAligner, NeighborAttention, aligner_inputs, train_aligner
+from psqe_pyg.nn import (BipartiteCSR, MultiModalAligner, NeighborAttention, aligner_inputs, propagated_features,
+                         train_aligner)
 from psqe_pyg.nn.aligner import _free_mutual_nn
 from psqe_pyg.pair import generate_synthetic_pair
 from psqe_pyg.pair.seeds import Seeds, set_seeds
-from psqe_pyg.pipeline import AlignerConfig, names_only, train_and_evaluate
+from psqe_pyg.pipeline import AlignerConfig, names_only, train_and_evaluate, train_on_seeds
 from psqe_pyg.transforms import VisualPivot, get_seeds
 
 
@@ -148,6 +150,62 @@ def test_mean_propagation_matches_dense_reference():
     torch.testing.assert_close(model.structure(inputs), torch.cat([x, mean @ x, mean @ mean @ x], dim=1))
 
 
+@pytest.mark.parametrize('n_src, n_tgt, layers', [(9, 7, 2), (1, 3, 1), (20, 25, 0), (30, 18, 3)])
+def test_propagated_features_match_dense_reference(n_src, n_tgt, layers):
+    data = random_pair(n_src, n_tgt, avg_degree=2.0, modalities=('x_img', 'x_name', 'x_attr', 'x_rel'))
+    inputs = aligner_inputs(data)
+    n = n_src + n_tgt
+    adj = torch.zeros(n, n)
+    adj[inputs.graph.dst, inputs.graph.src] = 1.0
+    mean = adj / adj.sum(dim=1, keepdim=True)
+    blocks = []
+    for modality in ('img', 'name', 'attr'):  # relation counts are left out
+        h = torch.nn.functional.normalize(inputs.features[modality], dim=1)
+        blocks.append(h)
+        for _ in range(layers):
+            h = torch.nn.functional.normalize(mean @ h, dim=1)
+            blocks.append(h)
+    expected = torch.nn.functional.normalize(torch.cat(blocks, dim=1), dim=1)
+    got = propagated_features(inputs, layers)
+    assert got.shape == (n, (12 + 16 + 10) * (layers + 1))
+    torch.testing.assert_close(got, expected)
+    # a sparse bag gives the same features
+    sparse = inputs._replace(features={**inputs.features, 'attr': inputs.features['attr'].to_sparse()})
+    torch.testing.assert_close(propagated_features(sparse, layers), expected)
+
+
+def test_propagated_features_need_a_modality_they_keep():
+    inputs = aligner_inputs(random_pair(5, 4, modalities=('x_rel',)))
+    with pytest.raises(ValueError, match="modalities \\('img', 'name', 'attr'\\); the pair has \\('rel',\\)"):
+        propagated_features(inputs)
+    with pytest.raises(ValueError, match='propagated must lie in'):
+        AlignerConfig(propagated=1.5)
+
+
+def test_late_fusion_with_the_propagated_features(seeded_pair):
+    q = propagated_features(aligner_inputs(seeded_pair))
+    n_src = seeded_pair['src'].num_nodes
+    src, tgt, training = train_on_seeds(seeded_pair, AlignerConfig(hidden=8, propagated=1.0), progress=False)
+    assert torch.equal(src, q[:n_src]) and torch.equal(tgt, q[n_src:])
+    assert training['loss'] == [] and training['final_pairs'] == training['seeds']  # nothing trained
+    config = AlignerConfig(hidden=8, steps=10, batch_size=64, refine_every=5, propagated=0.0)
+    trained_src, trained_tgt, _ = train_on_seeds(seeded_pair, config, progress=False)
+    src, tgt, _ = train_on_seeds(seeded_pair, dataclasses.replace(config, propagated=0.7), progress=False)
+    torch.testing.assert_close(src, torch.cat([0.3 ** 0.5 * trained_src, 0.7 ** 0.5 * q[:n_src]], dim=1))
+    torch.testing.assert_close(tgt, torch.cat([0.3 ** 0.5 * trained_tgt, 0.7 ** 0.5 * q[n_src:]], dim=1))
+    torch.testing.assert_close(src.norm(dim=1), torch.ones(n_src))
+
+
+def test_propagated_features_lift_the_aligner(seeded_pair):
+    # measured on this pair: names 48.9, aligner 80.1, late fusion 90.8, the propagated features alone 91.7
+    floor = names_only(seeded_pair, csls_k=None)['cosine']['mean']['hits@1']
+    config = AlignerConfig(hidden=32, steps=60, batch_size=256, refine_every=20, propagated=0.0)
+    hits1 = {p: train_and_evaluate(seeded_pair, dataclasses.replace(config, propagated=p), csls_k=None,
+                                   progress=False)['cosine']['mean']['hits@1'] for p in (0.0, 0.7, 1.0)}
+    assert hits1[1.0] >= floor + 0.3, (floor, hits1)
+    assert hits1[0.7] >= hits1[0.0] + 0.05, hits1
+
+
 def _names_without_signal(seed: int = 4):
     """A synthetic pair whose only features are the names, the source's permuted (so they carry no signal),
     with the training links as (correct) seeds."""
@@ -165,17 +223,19 @@ def _names_without_signal(seed: int = 4):
 def test_entity_view_learns_the_graph_when_the_names_carry_no_signal():
     data = _names_without_signal()
     floor = names_only(data, csls_k=None)['cosine']['mean']['hits@1']
-    hits = {dim: train_and_evaluate(data, AlignerConfig(entity_dim=dim, refine_every=0), csls_k=None,
-                                    progress=False)['cosine']['mean']['hits@1'] for dim in (0, 64)}
+    # the trained views alone: late-fused names without signal would only add noise
+    hits = {dim: train_and_evaluate(data, AlignerConfig(entity_dim=dim, refine_every=0, propagated=0.0),
+                                    csls_k=None, progress=False)['cosine']['mean']['hits@1'] for dim in (0, 64)}
     assert floor < 0.01 and hits[0] < 0.05, (floor, hits)  # the names, propagated or not, teach nothing
     assert hits[64] >= hits[0] + 0.1, hits  # 240 correct seeds + the graph do
 
 
 def test_trusted_iterative_learning_does_not_end_below_no_iterative_learning():
     data = _names_without_signal()
-    hits = {quantile: train_and_evaluate(data, AlignerConfig(entity_dim=64, refine_quantile=quantile), csls_k=None,
-                                         progress=False)['cosine']['mean']['hits@1'] for quantile in (None, 0.1)}
-    without = train_and_evaluate(data, AlignerConfig(entity_dim=64, refine_every=0), csls_k=None,
+    hits = {quantile: train_and_evaluate(data, AlignerConfig(entity_dim=64, refine_quantile=quantile, propagated=0.0),
+                                         csls_k=None, progress=False)['cosine']['mean']['hits@1']
+            for quantile in (None, 0.1)}
+    without = train_and_evaluate(data, AlignerConfig(entity_dim=64, refine_every=0, propagated=0.0), csls_k=None,
                                  progress=False)['cosine']['mean']['hits@1']
     assert hits[None] < without - 0.02, (hits, without)  # untrusted pairs (38% precise) drag the model down
     assert hits[0.1] >= without, (hits, without)  # pairs scored like the seeds themselves do not

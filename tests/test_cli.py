@@ -92,6 +92,13 @@ def test_align_prints_a_summary_and_writes_json(tmp_path, capsys, seeds):
     assert 'Hits@1' in printed and 'one-to-one' in printed and f'seeds ({seeds})' in printed
 
 
+def test_align_late_fuses_the_propagated_features(tmp_path):
+    path = tmp_path / 'align.json'
+    assert main(['align', *SMALL_ALIGN, '--seeds', 'pivot', '--propagated', '1', '--json', str(path)]) == 0
+    training = json.loads(path.read_text())['training']
+    assert training['config']['propagated'] == 1.0 and training['loss'] == []  # training-free
+
+
 SMALL_ALIGN = ['--num-entities', '300', '--budget', '60', '--psqe-epochs', '3', '--steps', '20', '--refine-every',
                '10', '--hidden', '16', '--quiet', '--device', 'cpu']
 
@@ -188,6 +195,8 @@ def test_align_with_an_empty_test_split_says_there_is_nothing_to_evaluate(tmp_pa
     (['--steps', '0'], '--steps'),
     (['--refine-every', '-1'], '--refine-every'),
     (['--hidden', '0'], '--hidden'),
+    (['--propagated', '1.5'], '--propagated'),
+    (['--propagated', 'half'], '--propagated'),
     (['--psqe-epochs', '0'], '--psqe-epochs'),
     (['--num-entities', '-3'], '--num-entities'),
     (['--seed', 'x'], '--seed'),

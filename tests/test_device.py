@@ -69,7 +69,9 @@ def run_pipeline(data, device: str) -> dict:
             for key in ('train_s', 'refine_s', 'eval_s'):
                 result['training'].pop(key)
             out[f'{method}_aligner_attention={attention}'] = result
-        src, tgt, _ = train_on_seeds(pair, CONFIG, device=device, seed=2, progress=False)
+        # the prediction from embeddings late-fused with the propagated features
+        src, tgt, _ = train_on_seeds(pair, dataclasses.replace(CONFIG, propagated=0.7), device=device, seed=2,
+                                     progress=False)
         out[f'{method}_prediction'] = predict_alignment(src, tgt)
     return out
 

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # modality -> node attribute, in the order the views are fused
 MODALITY_FIELDS = {'img': 'x_img', 'name': 'x_name', 'attr': 'x_attr', 'rel': 'x_rel'}
+# the modalities whose propagation :func:`propagated_features` keeps (relation counts, propagated, ranked the
+# DBP15K zh_en validation links worse: 79.8 Hits@1 with them, 85.9 without)
+PROPAGATED_MODALITIES = ('img', 'name', 'attr')
 STRUCTURE_VIEW = 'graph'
 ENTITY_VIEW = 'entity'
 FUSED_VIEW = 'fused'
@@ -57,6 +60,10 @@ class AlignerConfig:
             (``None``: no cap).
         refine_quantile: iterative learning adds only pairs scoring at least this quantile of the scores of
             the pairs already held (the model's own trust in what it trains on; ``None``: no such bound).
+        propagated: the share of the final embeddings (of their squared norm) given to the parameter-free
+            :func:`propagated_features` (late fusion after training; 0: none; 1: those features alone, no
+            training). 0.7: of 0 / 0.7 / 0.85 / 1, the best mean of cosine and greedy one-to-one Hits@1 on the
+            validation links of DBP15K zh/ja/fr_en and SRPRS en_fr/en_de (README "Alignment study").
     """
     hidden: int = 96
     heads: int = 2
@@ -73,6 +80,11 @@ class AlignerConfig:
     refine_min_score: float | None = None
     refine_growth: float | None = None
     refine_quantile: float | None = None
+    propagated: float = 0.7
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.propagated <= 1.0:
+            raise ValueError(f'AlignerConfig: propagated must lie in [0, 1] (got {self.propagated!r})')
 
 
 class AlignerInputs(NamedTuple):
@@ -245,6 +257,25 @@ def _mean_operator(graph: BipartiteCSR) -> Tensor:
     degree = (graph.rowptr[1:] - graph.rowptr[:-1]).clamp(min=1)
     values = 1.0 / degree.index_select(0, graph.dst).float()
     return csr_tensor(graph.rowptr, graph.src, values, (graph.num_dst, graph.num_src))
+
+
+def propagated_features(inputs: AlignerInputs, num_layers: int = AlignerConfig.num_layers) -> Tensor:
+    """Parameter-free entity embeddings ``[N, D]`` (SEU's training-free features): for each modality of
+    :data:`PROPAGATED_MODALITIES` present, its features ``x`` and the mean aggregations ``P x, ..., P^L x``
+    over the relation graphs (self loops included), every block L2-normalised, concatenated, and the row
+    L2-normalised; ``D = sum_m d_m (L + 1)``. A sparse bag is made dense. Raises a :class:`ValueError` when
+    the pair has none of those modalities."""
+    xs = [inputs.features[m] for m in PROPAGATED_MODALITIES if m in inputs.features]
+    if not xs:
+        raise ValueError(f'propagated_features needs one of the modalities {PROPAGATED_MODALITIES}; the pair '
+                         f'has {tuple(inputs.features)}')
+    mean = _mean_operator(inputs.graph)
+    blocks = []
+    for x in xs:
+        blocks.append(F.normalize(x.to_dense() if x.is_sparse else x, dim=-1))
+        for _ in range(num_layers):
+            blocks.append(F.normalize(mean @ blocks[-1], dim=-1))
+    return F.normalize(torch.cat(blocks, dim=-1), dim=-1)
 
 
 class TrainingLog(NamedTuple):
