@@ -11,7 +11,11 @@ For every dataset, one row per set-up:
 * ``psqe_no_expansion``: PSQE without stage 3 (its seeds after stage 2's error correction, which are what
   ``PSQE(expand=False)`` returns: stage 3 runs after them);
 * ``pivot_no_il``, ``psqe_no_il``: the aligner on the pivot / PSQE seeds without iterative learning, so that
-  the seeds alone decide what it learns.
+  the seeds alone decide what it learns;
+* ``pivot_propagated``, ``psqe_propagated``: the aligner's embeddings late-fused with the training-free
+  propagated features (``AlignerConfig()``'s ``propagated`` share, chosen on validation links); every other
+  aligner row is the trained aligner alone (``propagated=0``);
+* ``training_free``: the propagated features alone (``propagated=1``: no seeds, no training).
 
 Columns: the name encoder (what ``--name-encoder`` resolved to), seeds and their precision, Hits@1/10 and MRR
 on the test links (mean of both directions, pessimistic ranks: a tie counts against), Hits@1
@@ -20,6 +24,9 @@ Hits@1 of the sparsest and densest third of test source entities by degree, wall
 evaluation).
 Writes ``benchmarks/results/alignment.json``, ``alignment.md`` and ``alignment_degree.png`` (Hits@1 by degree
 bucket, pivot against PSQE, every dataset).
+
+``--rows`` reruns some rows and keeps a dataset's other rows from the earlier run (each row records the
+environment it ran in).
 
 Seed sets are cached under ``.cache/alignment_seeds/`` (keyed by dataset, set-up and every option), with the
 wall time they took, so the aligner can be rerun without regenerating them; ``--only-seeds`` fills the cache.
@@ -55,7 +62,15 @@ SEED_SETUPS = {
 }
 
 NO_IL_SETUPS = ('pivot', 'psqe')  # also trained without iterative learning, as '<set-up>_no_il'
-ROWS = [*SEED_SETUPS, *(f'{setup}_no_il' for setup in NO_IL_SETUPS)]
+PROPAGATED_SETUPS = ('pivot', 'psqe')  # also late-fused (the default aligner), as '<set-up>_propagated'
+TRAINED = AlignerConfig(propagated=0.0)  # the trained aligner alone
+# row -> (seed set-up, aligner config)
+ROWS = {
+    **{setup: (setup, TRAINED) for setup in SEED_SETUPS},
+    **{f'{setup}_no_il': (setup, AlignerConfig(propagated=0.0, refine_every=0)) for setup in NO_IL_SETUPS},
+    **{f'{setup}_propagated': (setup, AlignerConfig()) for setup in PROPAGATED_SETUPS},
+    'training_free': ('pivot', AlignerConfig(propagated=1.0)),  # the seeds are not read
+}
 log = logging.getLogger('alignment')
 
 
@@ -65,12 +80,14 @@ def _cache_path(spec: str, method: str, options: dict) -> Path:
     return SEED_CACHE / f"{spec.replace('/', '_')}_{method}_{digest}.pt"
 
 
-def seed_sets(data, spec: str, *, budget: int, epochs: int, seed: int, name_encoder: str) -> dict[str, tuple]:
-    """``{set-up: (Seeds, seconds)}`` for every entry of :data:`SEED_SETUPS`, generated or read from the
+def seed_sets(data, spec: str, *, budget: int, epochs: int, seed: int, name_encoder: str,
+              setups: tuple[str, ...] = tuple(SEED_SETUPS)) -> dict[str, tuple]:
+    """``{set-up: (Seeds, seconds)}`` for the ``setups`` of :data:`SEED_SETUPS`, generated or read from the
     cache. The seconds are the wall time of the stages that made those seeds."""
     runs: dict[tuple, tuple] = {}
     out = {}
-    for setup, (method, extra, stage) in SEED_SETUPS.items():
+    for setup in setups:
+        method, extra, stage = SEED_SETUPS[setup]
         options = {'budget': budget, 'seed': seed, 'name_encoder': name_encoder, **extra}
         if method == 'psqe':
             options['epochs'] = epochs
@@ -99,27 +116,30 @@ def load_pair(spec: str, root: str, name_encoder: str):
     return NameNgramFeatures()(load_dataset(spec, root, name_encoder=name_encoder))
 
 
-def run_dataset(spec: str, args) -> dict:
-    """Every row of one dataset: the names-only floor and the aligner on every seed set."""
+def run_dataset(spec: str, args, earlier: dict) -> dict:
+    """The rows ``args.rows`` of one dataset, the names-only floor and ``earlier['rows']`` not rerun."""
     start = time.perf_counter()
     data = load_pair(spec, args.root, args.name_encoder)
     load_s = time.perf_counter() - start
     sets = seed_sets(data, spec, budget=args.budget, epochs=args.epochs, seed=args.seed,
-                     name_encoder=args.name_encoder)
+                     name_encoder=args.name_encoder, setups=tuple(dict.fromkeys(ROWS[r][0] for r in args.rows)))
     gold = data[SAME_AS].edge_index
+    env = environment()
     start = time.perf_counter()
-    rows = {'names': {**names_only(data), 'wall_s': time.perf_counter() - start}}
-    runs = [(setup, setup, AlignerConfig()) for setup in sets]
-    runs += [(f'{setup}_no_il', setup, AlignerConfig(refine_every=0)) for setup in NO_IL_SETUPS]
-    runs = [run for run in runs if run[0] in args.rows]
-    for name, setup, config in runs:
+    rows = {'names': {**names_only(data), 'wall_s': time.perf_counter() - start, 'environment': env}}
+    rows.update({name: row for name, row in earlier.get('rows', {}).items()
+                 if name not in rows and name not in args.rows})
+    for name in args.rows:
+        setup, config = ROWS[name]
         seeds, seed_s = sets[setup]
+        seed_s = 0.0 if config.propagated == 1.0 else seed_s  # training-free: the seeds are not read
         result = train_and_evaluate(set_seeds(copy.copy(data), seeds), config, seed=args.seed,
                                     progress=not args.quiet)
         training = result['training']
         result['seed_quality'] = seed_quality(seeds.edge_index, gold)
         result['seed_s'] = seed_s
         result['wall_s'] = seed_s + training['train_s'] + training['eval_s']
+        result['environment'] = env
         rows[name] = result
         log.info('%s %s: %d seeds (precision %.3f) -> Hits@1 %.3f (one-to-one %.3f), %.0f s', spec, name,
                  len(seeds), result['seed_quality']['precision'], result['cosine']['mean']['hits@1'],
@@ -153,7 +173,7 @@ def markdown_table(results: dict) -> str:
             cos = row['cosine']['mean']
             thirds = row['by_degree']
             one = row.get('one_to_one', {})  # results from before the decoders have only the greedy value
-            if setup == 'names':
+            if setup in ('names', 'training_free'):
                 seeds, precision = '–', '–'
             else:
                 seeds, precision = str(row['seed_quality']['num_seeds']), _pct(row['seed_quality']['precision'])
@@ -199,8 +219,9 @@ def main() -> None:
     parser.add_argument('--epochs', type=int, default=D.EPOCHS, help='PSQE stage-2 epochs')
     parser.add_argument('--name-encoder', default='auto')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--rows', nargs='+', default=ROWS, choices=ROWS,
-                        help='aligner rows to run (default: all; names-only always runs)')
+    parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS),
+                        help="aligner rows to run (default: all; names-only always runs; a dataset's other "
+                             'rows are kept from the earlier run)')
     parser.add_argument('--only-seeds', action='store_true', help='fill the seed cache and stop')
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
     args = parser.parse_args()
@@ -214,11 +235,12 @@ def main() -> None:
         return
     results = earlier_entries('alignment', 'datasets')  # keep the datasets this run does not redo
     for spec in args.datasets:
-        results[spec] = {**run_dataset(spec, args), 'environment': environment()}  # runs of datasets may differ
+        results[spec] = {**run_dataset(spec, args, results.get(spec, {})), 'environment': environment()}
         payload = {'budget': args.budget, 'psqe_epochs': args.epochs, 'name_encoder': args.name_encoder,
                    'seed': args.seed, 'aligner': asdict(AlignerConfig()),
-                   'note': 'rows *_no_il train with refine_every=0; wall_s = seed generation (its cached '
-                           'time) + training + evaluation',
+                   'note': 'rows *_propagated run the aligner above; the others propagated=0 (*_no_il also '
+                           'refine_every=0), training_free propagated=1; wall_s = seed generation (its cached time) + '
+                           'training + evaluation; each row records its environment',
                    'datasets': results}
         path = write_result('alignment', payload)
     (RESULTS / 'alignment.md').write_text(markdown_table(results))
