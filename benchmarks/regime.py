@@ -11,9 +11,9 @@ modality) or a registered pair (``DBP15K/zh_en``, ...). The regime weakens the p
 * ``structure``: no names and no attributes; the relation bag ``x_rel`` is the primary modality;
 * ``img=S`` (synthetic only): image noise ``S`` (the generator's ``img_noise``; names keep their noise).
 
-For every run: pivot and PSQE seeds at the same budget, the same aligner (the pipeline's
-:class:`~psqe_pyg.nn.AlignerConfig`) with and without iterative learning; test Hits@1 overall and per
-source-degree third (cosine, pessimistic ties), seed precision and the seeds' degree-coverage balance.
+For every run: pivot and PSQE seeds at the same budget, the same aligner with and without iterative learning
+(:data:`CONFIGS`: the trained aligner alone, ``'il'`` and ``'no_il'``, and the default aligner, late-fused with
+the training-free propagated features, ``'fused'``); test Hits@1 overall and per source-degree third (cosine, pessimistic ties), seed precision and the seeds' degree-coverage balance.
 Writes ``benchmarks/results/regime.json`` (kept across invocations, one entry per run) and
 ``regime_gain.png``: PSQE's Hits@1 gain over the pivot against the pivot's seed precision.
 """
@@ -21,6 +21,7 @@ import argparse
 import copy
 import logging
 import time
+from dataclasses import asdict
 
 import torch
 from alignment import load_pair
@@ -35,6 +36,8 @@ from psqe_pyg.report import seed_report
 
 log = logging.getLogger('regime')
 METHODS = ('pivot', 'psqe')
+CONFIGS = {'il': AlignerConfig(propagated=0.0), 'no_il': AlignerConfig(propagated=0.0, refine_every=0),
+           'fused': AlignerConfig()}
 
 
 def degrade(data, regime: str, seed: int):
@@ -83,7 +86,7 @@ def run(spec: str, args) -> dict:
         report = seed_report(seeded, {final: stages[final]})['stages'][final]
         row = {'seeds': report['seeds'], 'seed_precision': report['precision'],
                'coverage_degree': report['coverage_degree'], 'seed_s': seed_s}
-        for name, config in (('il', AlignerConfig()), ('no_il', AlignerConfig(refine_every=0))):
+        for name, config in CONFIGS.items():
             src, tgt, training = train_on_seeds(set_seeds(copy.copy(data), stages[final]), config,
                                                 seed=args.seed, progress=not args.quiet)
             metrics = evaluate_alignment(data, src, tgt, csls_k=None, one_to_one=False)
@@ -91,10 +94,11 @@ def run(spec: str, args) -> dict:
                          'hits@1_by_degree_third': [g['hits@1'] for g in metrics['by_degree']],
                          'train_s': training['train_s']}
         out['methods'][method] = row
-        log.info('%s %s: %d seeds at %.3f -> Hits@1 %.3f (IL) / %.3f (no IL)', spec, method, row['seeds'],
-                 row['seed_precision'], row['il']['hits@1'], row['no_il']['hits@1'])
+        log.info('%s %s: %d seeds at %.3f -> Hits@1 %.3f (IL) / %.3f (no IL) / %.3f (fused)', spec, method,
+                 row['seeds'], row['seed_precision'], row['il']['hits@1'], row['no_il']['hits@1'],
+                 row['fused']['hits@1'])
     out['gain_hits@1'] = {name: out['methods']['psqe'][name]['hits@1'] - out['methods']['pivot'][name]['hits@1']
-                          for name in ('il', 'no_il')}
+                          for name in CONFIGS}
     return out
 
 
@@ -104,10 +108,12 @@ def plot(results: dict, path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for name, marker in (('il', 'o'), ('no_il', 's')):
-        xs = [100 * r['methods']['pivot']['seed_precision'] for r in results.values()]
-        ys = [100 * r['gain_hits@1'][name] for r in results.values()]
-        ax.scatter(xs, ys, marker=marker, label='with iterative learning' if name == 'il' else 'without')
+    labels = {'il': 'with iterative learning', 'no_il': 'without', 'fused': 'late-fused (the default aligner)'}
+    for name, marker in (('il', 'o'), ('no_il', 's'), ('fused', '^')):
+        runs = [r for r in results.values() if name in r['gain_hits@1']]
+        xs = [100 * r['methods']['pivot']['seed_precision'] for r in runs]
+        ys = [100 * r['gain_hits@1'][name] for r in runs]
+        ax.scatter(xs, ys, marker=marker, label=labels[name])
         if name == 'il':
             for spec, x, y in zip(results, xs, ys):
                 ax.annotate(spec, (x, y), fontsize=6, xytext=(3, 3), textcoords='offset points')
@@ -132,7 +138,8 @@ def main() -> None:
     results = earlier_entries('regime', 'runs')
     for spec in args.runs:
         results[spec] = run(spec, args)
-        path = write_result('regime', {'aligner': AlignerConfig().__dict__, 'seed': args.seed, 'runs': results})
+        path = write_result('regime', {'aligner': {name: asdict(c) for name, c in CONFIGS.items()}, 'seed': args.seed,
+                                       'runs': results})
     plot(results, RESULTS / 'regime_gain.png')
     log.info('wrote %s and regime_gain.png', path)
 
