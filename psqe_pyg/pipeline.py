@@ -10,8 +10,8 @@ from torch_geometric.data import HeteroData
 
 from psqe_pyg.evaluation import evaluate_alignment, gold_links
 from psqe_pyg.metrics import seed_quality
-from psqe_pyg.nn.aligner import (AlignerConfig, MultiModalAligner, aligner_inputs, propagated_features,
-                                  train_aligner)
+from psqe_pyg.nn.aligner import (AlignerConfig, MultiModalAligner, aligner_inputs, late_fusion,
+                                  propagated_features, train_aligner)
 from psqe_pyg.pair.modalities import pair_features
 from psqe_pyg.pair.schema import SAME_AS
 from psqe_pyg.pair.seeds import get_history, get_seeds
@@ -39,16 +39,6 @@ def generate_seeds(data: HeteroData, method: str = 'psqe', *, budget: int = D.BU
 
 def _gold(data: HeteroData):
     return data[SAME_AS].edge_index if SAME_AS in data.edge_types else None
-
-
-def _late_fusion(src: Tensor, tgt: Tensor, propagated: Tensor, share: float) -> tuple[Tensor, Tensor]:
-    """``[sqrt(1 - share) src || sqrt(share) propagated[:N_src]]`` and the same for ``tgt`` (the trained part
-    left out when ``share == 1``): rows of unit norm when the inputs' rows are."""
-    q_src, q_tgt = propagated[:src.size(0)], propagated[src.size(0):]
-    if share == 1.0:
-        return q_src, q_tgt
-    a, b = (1.0 - share) ** 0.5, share ** 0.5
-    return torch.cat([a * src, b * q_src], dim=1), torch.cat([a * tgt, b * q_tgt], dim=1)
 
 
 def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, device: str = 'cpu',
@@ -83,7 +73,7 @@ def train_on_seeds(data: HeteroData, config: AlignerConfig | None = None, *, dev
     with torch.no_grad():
         src, tgt = model.embed(inputs)
         if config.propagated > 0.0:
-            src, tgt = _late_fusion(src, tgt, propagated_features(inputs, config.num_layers), config.propagated)
+            src, tgt = late_fusion(src, tgt, propagated_features(inputs, config.num_layers), config.propagated)
     gold = _gold(data)
     training = {
         'config': asdict(config), 'device': str(device), 'seed': seed,

@@ -278,6 +278,19 @@ def propagated_features(inputs: AlignerInputs, num_layers: int = AlignerConfig.n
     return F.normalize(torch.cat(blocks, dim=-1), dim=-1)
 
 
+def late_fusion(src: Tensor, tgt: Tensor, propagated: Tensor, share: float) -> tuple[Tensor, Tensor]:
+    """``[sqrt(1 - share) src || sqrt(share) propagated[:N_src]]`` ``[N_src, D + D']`` and the same for ``tgt``
+    with ``propagated[N_src:]`` (:func:`propagated_features`, ``[N_src + N_tgt, D']``); only the propagated part
+    when ``share == 1``. Rows of unit norm when the inputs' rows are."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f'late_fusion: share must lie in [0, 1] (got {share!r})')
+    q_src, q_tgt = propagated[:src.size(0)], propagated[src.size(0):]
+    if share == 1.0:
+        return q_src, q_tgt
+    a, b = (1.0 - share) ** 0.5, share ** 0.5
+    return torch.cat([a * src, b * q_src], dim=1), torch.cat([a * tgt, b * q_tgt], dim=1)
+
+
 class TrainingLog(NamedTuple):
     """What :func:`train_aligner` did: the loss of every step, the seed pairs it trained on at the end
     ``[2, S']`` (the given seeds, then those iterative learning added), the count after every round and the
