@@ -108,7 +108,8 @@ def plot(results: dict, path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    labels = {'il': 'with iterative learning', 'no_il': 'without', 'fused': 'late-fused (the default aligner)'}
+    labels = {'il': 'trained, with iterative learning', 'no_il': 'trained, without',
+              'fused': 'late-fused (the default aligner)'}
     for name, marker in (('il', 'o'), ('no_il', 's'), ('fused', '^')):
         runs = [r for r in results.values() if name in r['gain_hits@1']]
         xs = [100 * r['methods']['pivot']['seed_precision'] for r in runs]
