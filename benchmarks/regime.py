@@ -13,7 +13,8 @@ modality) or a registered pair (``DBP15K/zh_en``, ...). The regime weakens the p
 
 For every run: pivot and PSQE seeds at the same budget, the same aligner with and without iterative learning
 (:data:`CONFIGS`: the trained aligner alone, ``'il'`` and ``'no_il'``, and the default aligner, late-fused with
-the training-free propagated features, ``'fused'``); test Hits@1 overall and per source-degree third (cosine, pessimistic ties), seed precision and the seeds' degree-coverage balance.
+the training-free propagated features, ``'fused'``); test Hits@1 overall and per source-degree third (cosine,
+pessimistic ties), seed precision and the seeds' degree-coverage balance.
 Writes ``benchmarks/results/regime.json`` (kept across invocations, one entry per run) and
 ``regime_gain.png``: PSQE's Hits@1 gain over the pivot against the pivot's seed precision.
 """

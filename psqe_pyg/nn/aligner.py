@@ -270,12 +270,19 @@ def propagated_features(inputs: AlignerInputs, num_layers: int = AlignerConfig.n
         raise ValueError(f'propagated_features needs one of the modalities {PROPAGATED_MODALITIES}; the pair '
                          f'has {tuple(inputs.features)}')
     mean = _mean_operator(inputs.graph)
-    blocks = []
+    # one [N, D] buffer, each block written into its columns and the rows normalised in place: the peak is that
+    # buffer and one block, not the blocks, their concatenation and its normalised copy
+    width = sum(x.size(1) for x in xs) * (num_layers + 1)
+    out = torch.empty(inputs.num_src + inputs.num_tgt, width, dtype=xs[0].dtype, device=xs[0].device)
+    col = 0
     for x in xs:
-        blocks.append(F.normalize(x.to_dense() if x.is_sparse else x, dim=-1))
-        for _ in range(num_layers):
-            blocks.append(F.normalize(mean @ blocks[-1], dim=-1))
-    return F.normalize(torch.cat(blocks, dim=-1), dim=-1)
+        h = F.normalize(x.to_dense() if x.is_sparse else x, dim=-1)
+        for layer in range(num_layers + 1):
+            if layer:
+                h = F.normalize(mean @ h, dim=-1)
+            out[:, col:col + h.size(1)] = h
+            col += h.size(1)
+    return out.div_(out.norm(dim=1, keepdim=True).clamp_min(1e-12))  # F.normalize's rule, in place
 
 
 def late_fusion(src: Tensor, tgt: Tensor, propagated: Tensor, share: float) -> tuple[Tensor, Tensor]:
